@@ -1,0 +1,72 @@
+# pvio top-level Makefile.
+#
+#   make              build all userspace programs into build/
+#   make modules      build the kernel modules against KDIR (see tools/pvio-kdir)
+#   make check        install missing packages, build everything, run all tests
+#   make demo         install missing packages, build, run the main demo
+#   make clean
+#
+# Variables: KDIR=/path/to/kernel/build  W=1  C=1 (sparse)  V=1
+#            SAN=tsan|asan builds userspace into build/SAN/ with sanitizers
+
+BUILD      ?= build
+CC         ?= cc
+CXX        ?= c++
+CFLAGS_BASE = -std=gnu11 -O2 -g -Wall -Wextra -Werror -D_GNU_SOURCE \
+              -Iinclude -Iring -Ihypercall -Ifront -Iback
+LDLIBS_BASE = -lpthread
+
+ifeq ($(SAN),tsan)
+BUILD      := $(BUILD)/tsan
+CFLAGS_BASE += -fsanitize=thread -O1 -DPVIO_UNDER_TSAN
+LDFLAGS    += -fsanitize=thread
+else ifeq ($(SAN),asan)
+BUILD      := $(BUILD)/asan
+CFLAGS_BASE += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+LDFLAGS    += -fsanitize=address,undefined
+endif
+
+# The kernel to build modules against: the newest installed headers that
+# have a matching /boot/vmlinuz, unless KDIR is given.
+KDIR ?= $(shell tools/pvio-kdir)
+
+# Every tools/*.c is one program; every tests/unit/**/test_*.c one test.
+TOOL_SRCS  := $(wildcard tools/*.c)
+TOOLS      := $(patsubst tools/%.c,$(BUILD)/%,$(TOOL_SRCS))
+UNIT_SRCS  := $(shell find tests/unit -name 'test_*.c' 2>/dev/null | sort)
+UNIT_TESTS := $(patsubst %.c,$(BUILD)/%,$(UNIT_SRCS))
+HEADERS    := $(shell find include ring hypercall front back -name '*.h' 2>/dev/null)
+
+.PHONY: all tools unit modules modules-clean check demo deps clean
+
+all: tools unit
+
+tools: $(TOOLS)
+unit: $(UNIT_TESTS)
+
+$(BUILD)/%: tools/%.c $(HEADERS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_BASE) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LDLIBS_BASE) $(LDLIBS)
+
+$(BUILD)/tests/unit/%: tests/unit/%.c $(HEADERS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_BASE) $(CFLAGS) $(LDFLAGS) -o $@ $< -lcmocka $(LDLIBS_BASE) $(LDLIBS)
+
+modules:
+	@test -n "$(KDIR)" || { echo "make: no kernel headers with a matching /boot/vmlinuz; run tools/pvio-deps or pass KDIR=" >&2; exit 1; }
+	$(MAKE) -C $(KDIR) M=$(CURDIR) modules
+
+modules-clean:
+	@test -z "$(KDIR)" || $(MAKE) -C $(KDIR) M=$(CURDIR) clean
+
+deps:
+	@tools/pvio-deps
+
+check: deps
+	@tests/run-all
+
+demo: deps all
+	@tools/pvio-demo
+
+clean: modules-clean
+	rm -rf $(BUILD)

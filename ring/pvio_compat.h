@@ -1,0 +1,74 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The one compatibility header that code shared by kernel and userspace
+ * sees: shared-memory access with explicit ordering, byte order, branch
+ * hints and error numbers. Nothing else differs between the two builds.
+ *
+ * Ordering primitives:
+ *   pvio_load_acquire(p)     later loads/stores stay after this load
+ *   pvio_store_release(p, v) earlier loads/stores stay before this store
+ *   pvio_mb()                full fence: orders earlier stores before later
+ *                            loads (the store->load case acquire/release
+ *                            cannot give, needed by event-index re-checks)
+ *   PVIO_READ_ONCE/WRITE_ONCE a single, untorn access with no ordering
+ * Userspace maps them to C11 atomics (through the GCC/Clang builtins), so
+ * ThreadSanitizer sees every pairing; the kernel maps them to its own.
+ */
+#ifndef PVIO_COMPAT_H
+#define PVIO_COMPAT_H
+
+#ifdef __KERNEL__
+
+#include <linux/types.h>
+#include <linux/compiler.h>
+#include <linux/errno.h>
+#include <linux/string.h>
+#include <asm/barrier.h>
+#include <asm/byteorder.h>
+
+#define pvio_load_acquire(p) smp_load_acquire(p)
+#define pvio_store_release(p, v) smp_store_release(p, v)
+#define pvio_mb() smp_mb()
+#define PVIO_READ_ONCE(x) READ_ONCE(x)
+#define PVIO_WRITE_ONCE(x, v) WRITE_ONCE(x, v)
+#define pvio_likely(x) likely(x)
+#define pvio_unlikely(x) unlikely(x)
+
+#define pvio_le16_to_cpu(x) le16_to_cpu(x)
+#define pvio_le32_to_cpu(x) le32_to_cpu(x)
+#define pvio_le64_to_cpu(x) le64_to_cpu(x)
+#define pvio_cpu_to_le16(x) cpu_to_le16(x)
+#define pvio_cpu_to_le32(x) cpu_to_le32(x)
+#define pvio_cpu_to_le64(x) cpu_to_le64(x)
+
+#else /* userspace */
+
+#include <linux/types.h>
+#include <errno.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <string.h>
+
+#define pvio_load_acquire(p) __atomic_load_n(p, __ATOMIC_ACQUIRE)
+#define pvio_store_release(p, v) __atomic_store_n(p, v, __ATOMIC_RELEASE)
+#define pvio_mb() __atomic_thread_fence(__ATOMIC_SEQ_CST)
+#define PVIO_READ_ONCE(x) __atomic_load_n(&(x), __ATOMIC_RELAXED)
+#define PVIO_WRITE_ONCE(x, v) __atomic_store_n(&(x), v, __ATOMIC_RELAXED)
+#define pvio_likely(x) __builtin_expect(!!(x), 1)
+#define pvio_unlikely(x) __builtin_expect(!!(x), 0)
+
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#define PVIO_BSWAP_LE(bits, x) ((__u##bits)(x))
+#else
+#define PVIO_BSWAP_LE(bits, x) ((__u##bits)__builtin_bswap##bits(x))
+#endif
+static inline __u16 pvio_le16_to_cpu(__le16 x) { return PVIO_BSWAP_LE(16, x); }
+static inline __u32 pvio_le32_to_cpu(__le32 x) { return PVIO_BSWAP_LE(32, x); }
+static inline __u64 pvio_le64_to_cpu(__le64 x) { return PVIO_BSWAP_LE(64, x); }
+static inline __le16 pvio_cpu_to_le16(__u16 x) { return (__le16)PVIO_BSWAP_LE(16, x); }
+static inline __le32 pvio_cpu_to_le32(__u32 x) { return (__le32)PVIO_BSWAP_LE(32, x); }
+static inline __le64 pvio_cpu_to_le64(__u64 x) { return (__le64)PVIO_BSWAP_LE(64, x); }
+
+#endif /* __KERNEL__ */
+
+#endif /* PVIO_COMPAT_H */
