@@ -405,7 +405,8 @@ static inline bool pvio_cons_release_check(struct pvio_cons *c)
  *
  * Context: any; consumer side only.
  * Return: 0 if armed and the caller may sleep until the doorbell; the number
- * of entries available (> @ahead) if it must not sleep; -EPROTO if broken.
+ * of entries available (> @ahead) if it must not sleep; -EINVAL if @ahead is
+ * not below the ring size (no doorbell could ever come); -EPROTO if broken.
  */
 static inline int pvio_cons_arm(struct pvio_cons *c, __u32 ahead)
 {
@@ -413,6 +414,8 @@ static inline int pvio_cons_arm(struct pvio_cons *c, __u32 ahead)
 
 	if (pvio_unlikely(c->err))
 		return c->err;
+	if (pvio_unlikely(ahead > c->mask))
+		return -EINVAL;
 	PVIO_WRITE_ONCE(c->sh->prod_event, pvio_cpu_to_le32(c->cons + ahead));
 	/* Full fence: the event store is ordered before the re-read of prod;
 	 * pairs with the fence in pvio_prod_publish(). Without it the producer
