@@ -1,0 +1,141 @@
+# Kernel modules: a warning-free W=1 + sparse build, and guest tests booted
+# with tests/vm/pvio-vm-run (which also fails any guest whose console shows
+# a kernel BUG/Oops/WARNING/panic/KASAN/UBSAN). Sourced by tests/run-all.
+
+KERNEL_VM_RUN=$TOP/tests/vm/pvio-vm-run
+
+# Print a SKIP line and return 77 unless modules can be built here.
+kernel_can_build() {
+	if ! "$TOP/tools/pvio-kdir" >/dev/null; then
+		echo "SKIP: no kernel headers with a matching /boot/vmlinuz (tools/pvio-deps)"
+		return 77
+	fi
+	if ! command -v sparse >/dev/null; then
+		echo "SKIP: sparse not installed (tools/pvio-deps)"
+		return 77
+	fi
+}
+
+# Print a SKIP line and return 77 unless a guest can be booted here.
+kernel_can_boot() {
+	local kdir
+	if ! command -v qemu-system-x86_64 >/dev/null; then
+		echo "SKIP: qemu-system-x86_64 not installed (tools/pvio-deps)"
+		return 77
+	fi
+	if ! kdir=$("$TOP/tools/pvio-kdir"); then
+		echo "SKIP: no kernel headers with a matching /boot/vmlinuz (tools/pvio-deps)"
+		return 77
+	fi
+	if [ ! -r "/boot/vmlinuz-${kdir##*/linux-headers-}" ]; then
+		echo "SKIP: kernel image /boot/vmlinuz-${kdir##*/linux-headers-} missing"
+		return 77
+	fi
+}
+
+# Build every module from scratch with W=1 and sparse, in a private copy of
+# the tree: a clean build shows every warning without deleting objects that
+# others are using in the shared tree.
+kernel_build_w1_sparse() {
+	kernel_can_build || return
+	local dir=$TOP/build/kmod-w1-sparse out=$TOP/build/kmod-w1-sparse.out bad
+	rm -rf "$dir" && mkdir -p "$dir" || return 1
+	(cd "$TOP" && tar -c --exclude=./build --exclude=./.git \
+		--exclude='*.o' --exclude='*.ko' --exclude='*.mod' \
+		--exclude='*.mod.c' --exclude='.*.cmd' --exclude=Module.symvers \
+		--exclude=modules.order .) | tar -x -C "$dir" || return 1
+	make -C "$dir" modules W=1 C=1 >"$out" 2>&1
+	local rc=$?
+	cat "$out"
+	if [ $rc -ne 0 ]; then
+		echo "kmod-build-w1-sparse: make modules W=1 C=1 failed (exit $rc)"
+		return 1
+	fi
+	# gcc and sparse print "file:line:col: warning: ..."; modpost prints
+	# "WARNING: modpost: ...".
+	bad=$(grep -E '(^|[^A-Za-z])(warning|error):|WARNING:' "$out")
+	if [ -n "$bad" ]; then
+		echo "kmod-build-w1-sparse: the build is not clean:"
+		printf '%s\n' "$bad"
+		return 1
+	fi
+	if ! grep -q '^ *CHECK ' "$out"; then
+		echo "kmod-build-w1-sparse: sparse did not run (no CHECK lines)"
+		return 1
+	fi
+	if [ ! -f "$dir/ring/pvio_ring_test.ko" ]; then
+		echo "kmod-build-w1-sparse: ring/pvio_ring_test.ko was not built"
+		return 1
+	fi
+	echo "kmod-build-w1-sparse: clean"
+}
+
+# Load the ring self-test module in a guest; it runs every ring check in
+# kernel space, including the two-kthread stress.
+kernel_vm_ring_selftest() {
+	kernel_can_boot || return
+	local log=$LOGDIR/vm-ring-selftest.console.log rc
+	make -C "$TOP" -s modules || return 1
+	"$KERNEL_VM_RUN" --module "$TOP/ring/pvio_ring_test.ko" \
+		--script "$TOP/tests/vm/guest/ring-selftest.sh" --log "$log"
+	rc=$?
+	[ $rc -ne 77 ] || return 77
+	tr -d '\r' <"$log" | grep -E 'pvio_ring_test: (PASS|FAIL|stress|check failed)'
+	if [ $rc -ne 0 ]; then
+		echo "vm-ring-selftest: pvio-vm-run exited $rc (console: $log)"
+		return 1
+	fi
+	if ! tr -d '\r' <"$log" | grep -q '^\[[ 0-9.]*\] pvio_ring_test: PASS ([0-9]* checks)$'; then
+		echo "vm-ring-selftest: no PASS line in the console log $log"
+		return 1
+	fi
+}
+
+# The harness must pass the guest script's status through, and with it the
+# --kmod (dependency resolution) and --file (ELF + shared libraries) paths.
+kernel_vm_harness_status() {
+	kernel_can_boot || return
+	local script=$TOP/build/vm-harness-status.sh rc
+	mkdir -p "$TOP/build"
+	cat >"$script" <<'EOF'
+# null_blk depends on configfs: both must have been loaded before we run.
+[ -d /sys/module/null_blk ] || { echo "null_blk not loaded"; exit 1; }
+[ -d /sys/module/configfs ] || { echo "configfs not loaded"; exit 1; }
+# A dynamically linked host program must find its libraries.
+out=$(/pvio/host-expr 2 + 3) || { echo "host-expr did not run"; exit 1; }
+[ "$out" = 5 ] || { echo "host-expr printed '$out'"; exit 1; }
+exit 3
+EOF
+	"$KERNEL_VM_RUN" --script "$script" --kmod null_blk \
+		--file "$(command -v expr):/pvio/host-expr" --timeout 90 \
+		--log "$LOGDIR/vm-harness-detects-failure.console.log"
+	rc=$?
+	[ $rc -ne 77 ] || return 77
+	if [ $rc -ne 3 ]; then
+		echo "vm-harness-detects-failure: expected exit 3, got $rc"
+		return 1
+	fi
+	echo "vm-harness-detects-failure: guest status 3 passed through"
+}
+
+# A kernel WARNING in the console must fail a guest whose script passed.
+kernel_vm_harness_warning() {
+	kernel_can_boot || return
+	local script=$TOP/build/vm-harness-warning.sh rc
+	mkdir -p "$TOP/build"
+	printf '%s\n' 'echo "WARNING: CPU: 0 PID: 1 at fake" >/dev/kmsg' 'exit 0' >"$script"
+	"$KERNEL_VM_RUN" --script "$script" --timeout 90 \
+		--log "$LOGDIR/vm-harness-detects-kernel-warning.console.log"
+	rc=$?
+	[ $rc -ne 77 ] || return 77
+	if [ $rc -ne 126 ]; then
+		echo "vm-harness-detects-kernel-warning: expected exit 126, got $rc"
+		return 1
+	fi
+	echo "vm-harness-detects-kernel-warning: flagged"
+}
+
+t_run kmod-build-w1-sparse kernel_build_w1_sparse
+t_run vm-ring-selftest kernel_vm_ring_selftest
+t_run vm-harness-detects-failure kernel_vm_harness_status
+t_run vm-harness-detects-kernel-warning kernel_vm_harness_warning
