@@ -35,22 +35,46 @@ TOOL_SRCS  := $(wildcard tools/*.c)
 TOOLS      := $(patsubst tools/%.c,$(BUILD)/%,$(TOOL_SRCS))
 UNIT_SRCS  := $(shell find tests/unit -name 'test_*.c' 2>/dev/null | sort)
 UNIT_TESTS := $(patsubst %.c,$(BUILD)/%,$(UNIT_SRCS))
-HEADERS    := $(shell find include ring hypercall front back -name '*.h' 2>/dev/null)
+# Helper programs that integration tests run (tests/progs/*.c).
+PROG_SRCS  := $(wildcard tests/progs/*.c)
+PROGS      := $(patsubst %.c,$(BUILD)/%,$(PROG_SRCS))
+HEADERS    := $(shell find include ring hypercall front back tests/common -name '*.h' 2>/dev/null)
+# Userspace library code shared by tools and unit tests. Listed by name:
+# hypercall/ and back/ also hold kernel sources that must not be built here.
+LIB_SRCS   := hypercall/ivshmem_server.c hypercall/ivshmem_client.c \
+              back/blk_validate.c back/region_layout.c
+LIB_SRCS   := $(wildcard $(LIB_SRCS))
+LIB_OBJS   := $(patsubst %.c,$(BUILD)/lib/%.o,$(LIB_SRCS))
+LIB        := $(BUILD)/lib/libpvio-user.a
 
-.PHONY: all tools unit modules modules-clean check demo deps clean
+.PHONY: all tools unit progs modules modules-clean check demo deps clean
 
-all: tools unit
+all: tools unit progs
 
 tools: $(TOOLS)
 unit: $(UNIT_TESTS)
+progs: $(PROGS)
 
-$(BUILD)/%: tools/%.c $(HEADERS)
+$(BUILD)/lib/%.o: %.c $(HEADERS)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_BASE) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LDLIBS_BASE) $(LDLIBS)
+	$(CC) $(CFLAGS_BASE) $(CFLAGS) -c -o $@ $<
 
-$(BUILD)/tests/unit/%: tests/unit/%.c $(HEADERS)
+$(LIB): $(LIB_OBJS)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_BASE) $(CFLAGS) $(LDFLAGS) -o $@ $< -lcmocka $(LDLIBS_BASE) $(LDLIBS)
+	rm -f $@
+	$(AR) rcs $@ $^
+
+$(BUILD)/%: tools/%.c $(HEADERS) $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_BASE) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB) $(LDLIBS_BASE) $(LDLIBS)
+
+$(BUILD)/tests/progs/%: tests/progs/%.c $(HEADERS) $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_BASE) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB) $(LDLIBS_BASE) $(LDLIBS)
+
+$(BUILD)/tests/unit/%: tests/unit/%.c $(HEADERS) $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_BASE) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB) -lcmocka $(LDLIBS_BASE) $(LDLIBS)
 
 modules:
 	@test -n "$(KDIR)" || { echo "make: no kernel headers with a matching /boot/vmlinuz; run tools/pvio-deps or pass KDIR=" >&2; exit 1; }

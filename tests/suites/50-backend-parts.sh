@@ -1,0 +1,27 @@
+# Backend building blocks: the ivshmem server and client, the block request
+# validator and the region layout, each alone (plain, under ThreadSanitizer
+# and under AddressSanitizer + UBSan, since they parse hostile input); then
+# stock QEMU attaching to the ivshmem server.
+#
+# Wall times on the 2-core development machine, seconds: builds 0-30 (the
+# sanitizer builds, when nothing is built yet); unit tests 1-2 each, under
+# the sanitizers 1-3; ivshmem-qemu-connects 1-3 (QEMU with TCG, firmware
+# only, no guest kernel).
+#
+# A sanitizer report makes the program exit non-zero after cmocka's summary,
+# which t_cmocka counts as a failure.
+
+t_run build-backend-parts make -s unit progs
+t_run build-backend-parts-tsan make -s SAN=tsan unit
+t_run build-backend-parts-asan make -s SAN=asan unit
+
+for san in '' tsan asan; do
+	dir=build${san:+/$san}/tests/unit
+	sfx=${san:+-$san}
+	t_cmocka "unit-ivshmem-proto$sfx" "$dir/hypercall/test_ivshmem_proto"
+	t_cmocka "unit-blk-validate$sfx" "$dir/back/test_blk_validate"
+	t_cmocka "unit-region-layout$sfx" "$dir/back/test_region_layout"
+done
+unset san dir sfx
+
+t_run ivshmem-qemu-connects tests/integration/ivshmem-qemu-connects.sh build
