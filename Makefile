@@ -14,7 +14,7 @@ CC         ?= cc
 CXX        ?= c++
 CFLAGS_BASE = -std=gnu11 -O2 -g -Wall -Wextra -Werror -D_GNU_SOURCE \
               -Iinclude -Iring -Ihypercall -Ifront -Iback
-LDLIBS_BASE = -lpthread
+LDLIBS_BASE = -luring -lpthread
 
 ifeq ($(SAN),tsan)
 BUILD      := $(BUILD)/tsan
@@ -38,11 +38,12 @@ UNIT_TESTS := $(patsubst %.c,$(BUILD)/%,$(UNIT_SRCS))
 # Helper programs that integration tests run (tests/progs/*.c).
 PROG_SRCS  := $(wildcard tests/progs/*.c)
 PROGS      := $(patsubst %.c,$(BUILD)/%,$(PROG_SRCS))
-HEADERS    := $(shell find include ring hypercall front back tests/common -name '*.h' 2>/dev/null)
+HEADERS    := $(shell find include ring hypercall front back tests/common -name '*.h' -not -path 'back/backd/*' 2>/dev/null)
 # Userspace library code shared by tools and unit tests. Listed by name:
 # hypercall/ and back/ also hold kernel sources that must not be built here.
 LIB_SRCS   := hypercall/ivshmem_server.c hypercall/ivshmem_client.c \
-              back/blk_validate.c back/region_layout.c
+              back/blk_validate.c back/region_layout.c \
+              $(wildcard front/libpvio/*.c)
 LIB_SRCS   := $(wildcard $(LIB_SRCS))
 LIB_OBJS   := $(patsubst %.c,$(BUILD)/lib/%.o,$(LIB_SRCS))
 LIB        := $(BUILD)/lib/libpvio-user.a
@@ -50,6 +51,11 @@ LIB        := $(BUILD)/lib/libpvio-user.a
 .PHONY: all tools unit progs modules modules-clean check demo deps clean
 
 all: tools unit progs
+
+# Multi-file programs: the block backend daemon and the IO benchmark.
+BACKD_SRCS := $(wildcard back/backd/*.c)
+BENCH_SRCS := $(wildcard tools/bench/*.c)
+TOOLS      += $(if $(BACKD_SRCS),$(BUILD)/pvio-backd) $(if $(BENCH_SRCS),$(BUILD)/pvio-bench)
 
 tools: $(TOOLS)
 unit: $(UNIT_TESTS)
@@ -67,6 +73,14 @@ $(LIB): $(LIB_OBJS)
 $(BUILD)/%: tools/%.c $(HEADERS) $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_BASE) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB) $(LDLIBS_BASE) $(LDLIBS)
+
+$(BUILD)/pvio-backd: $(BACKD_SRCS) $(HEADERS) $(wildcard back/backd/*.h) $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_BASE) -Iback/backd $(CFLAGS) $(LDFLAGS) -o $@ $(BACKD_SRCS) $(LIB) $(LDLIBS_BASE) $(LDLIBS)
+
+$(BUILD)/pvio-bench: $(BENCH_SRCS) $(HEADERS) $(wildcard tools/bench/*.h) $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_BASE) -Itools/bench $(CFLAGS) $(LDFLAGS) -o $@ $(BENCH_SRCS) $(LIB) $(LDLIBS_BASE) $(LDLIBS)
 
 $(BUILD)/tests/progs/%: tests/progs/%.c $(HEADERS) $(LIB)
 	@mkdir -p $(dir $@)

@@ -152,6 +152,8 @@ static unsigned int bv_read_write(const struct pvio_blk_req *req,
 			BV_FAIL(PVIO_BLK_S_INVAL, "empty segment");
 		if (segs[i].len % lbs)
 			BV_FAIL(PVIO_BLK_S_INVAL, "segment length not a multiple of the logical block size");
+		if (segs[i].offset % lbs)
+			BV_FAIL(PVIO_BLK_S_INVAL, "segment offset not a multiple of the logical block size");
 		if (segs[i].len > lim->max_segment_size)
 			BV_FAIL(PVIO_BLK_S_INVAL, "segment longer than max_segment_size");
 		if (!bv_in_data(segs[i].offset, segs[i].len, data_size))

@@ -63,8 +63,9 @@
 
 /*
  * One buffer in the queue's data area. offset + len must lie inside the
- * data area; len is a non-zero multiple of the logical block size (for READ
- * and WRITE) and at most max_segment_size.
+ * data area; for READ and WRITE both offset and len are multiples of the
+ * logical block size (so a backend can use direct IO on the buffer), len is
+ * non-zero and at most max_segment_size.
  */
 struct pvio_blk_seg {
 	__le32 offset; /* bytes from the start of this queue's data area */

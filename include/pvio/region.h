@@ -16,17 +16,35 @@
  * Each side reads the other's fields once, into a private copy, and checks
  * the copy (DESIGN.md, rule 1).
  *
- * Connection handshake (states are those of Xen's split drivers):
- *   1. backend lays out the region, sets back.state = INITWAIT and rings
- *      vector 0 of the frontend (if one is attached);
- *   2. frontend checks magic and abi_rev first, then the layout, writes
- *      front.features (a subset of back.features), bumps front.generation,
- *      sets front.state = INITIALISED and rings vector 0 of the backend;
- *   3. backend checks the accepted features, sets back.state = CONNECTED
- *      and rings vector 0; frontend sets front.state = CONNECTED.
- * Either side leaving sets CLOSING, then CLOSED, ringing vector 0 each time.
- * A backend that restarts bumps back.generation, so that the frontend can
- * tell a new backend instance from the one it negotiated with.
+ * Connection handshake (states are those of Xen's split drivers). "Ring
+ * vector 0" means the control doorbell of the peer: over ivshmem the
+ * backend is peer 0 and the frontend the peer id the server gave it.
+ *   1. backend lays out the region (rings and states zero, front zero),
+ *      bumps back.generation, and last sets back.state = INITWAIT with a
+ *      release store; it rings vector 0 of the frontend if one is attached;
+ *   2. frontend checks magic and abi_rev first, then the whole layout,
+ *      waits for back.state == INITWAIT, writes front.features (a subset of
+ *      back.features), bumps front.generation, then sets
+ *      front.state = INITIALISED (release) and rings vector 0;
+ *   3. backend checks front.features against what it offered and attaches
+ *      its ring ends, sets back.state = CONNECTED and rings vector 0;
+ *      features it cannot accept get back.state = CLOSED instead (and a log
+ *      line); the frontend then fails to connect;
+ *   4. frontend attaches its ring ends and sets front.state = CONNECTED.
+ *      Requests may flow once both sides are CONNECTED.
+ * Orderly close: the frontend sets front.state = CLOSING and rings vector 0;
+ * the backend answers every request it took, sets back.state = CLOSED and
+ * rings; the frontend sets CLOSED and leaves. A frontend that vanishes
+ * (its ivshmem peer leaves) is treated the same, its answers dropped. After
+ * either, the backend lays the region out again (step 1) for the next
+ * frontend. A backend that restarts bumps back.generation, so a frontend
+ * can tell a new backend instance from the one it negotiated with.
+ *
+ * Queue doorbells: after publishing requests on queue q, the frontend rings
+ * the backend's vector queues[q].vector when pvio_prod_publish() says so;
+ * the backend rings the frontend's same vector after publishing responses.
+ * The data area belongs to the frontend, which decides which buffers each
+ * request uses; the backend only checks that they lie inside it.
  */
 #ifndef PVIO_REGION_H
 #define PVIO_REGION_H

@@ -377,6 +377,13 @@ static void test_alignment_to_logical_block(void **state)
 	/* Last logical block of the device. */
 	r = read1(lim.capacity - 8, 8);
 	assert_status(&r, PVIO_BLK_S_OK);
+	/* Buffers too: direct IO needs them block-aligned in the data area. */
+	r = rw(PVIO_BLK_OP_READ, 8, 8);
+	add_seg(&r, 4096, 4096);
+	assert_status(&r, PVIO_BLK_S_OK);
+	r = rw(PVIO_BLK_OP_READ, 8, 8);
+	add_seg(&r, 512, 4096);
+	assert_status(&r, PVIO_BLK_S_INVAL);
 }
 
 static void test_max_transfer(void **state)
