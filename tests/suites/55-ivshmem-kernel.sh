@@ -1,0 +1,151 @@
+# The guest ivshmem transport (hypercall/kernel/pvio_ivshmem.ko) in a QEMU
+# guest with stock ivshmem-doorbell devices served by pvio's ivshmem server
+# (build/tests/progs/ivshmem_region). One guest boot covers every case; each
+# test below reports its own part of it (tests/vm/guest/ivshmem-kernel.sh
+# prints a PASS/FAIL line per check). Sourced by tests/run-all.
+
+IVSK_LOG=$LOGDIR/vm-ivshmem-kernel
+IVSK_BOOTED=''
+IVSK_RC=''
+
+# Print a SKIP line and return 77 unless a guest can be booted here.
+ivsk_can_boot() {
+	local kdir
+	if ! command -v qemu-system-x86_64 >/dev/null; then
+		echo "SKIP: qemu-system-x86_64 not installed (tools/pvio-deps)"
+		return 77
+	fi
+	if ! kdir=$("$TOP/tools/pvio-kdir"); then
+		echo "SKIP: no kernel headers with a matching /boot/vmlinuz (tools/pvio-deps)"
+		return 77
+	fi
+	if [ ! -r "/boot/vmlinuz-${kdir##*/linux-headers-}" ]; then
+		echo "SKIP: kernel image /boot/vmlinuz-${kdir##*/linux-headers-} missing"
+		return 77
+	fi
+}
+
+# Build the module alone, in a private copy of what it needs, so that a
+# half-written module elsewhere in the shared tree cannot break this test.
+ivsk_build_module() {
+	local dir=$TOP/build/ivshmem-kmod
+	rm -rf "$dir" && mkdir -p "$dir" || return 1
+	(cd "$TOP" && tar -c include ring/pvio_ring.h ring/pvio_compat.h \
+		hypercall/kernel/pvio_ivshmem.c hypercall/kernel/pvio_transport.h \
+		hypercall/kernel/pvio_class_test.c) |
+		tar -x -C "$dir" || return 1
+	printf '%s\n' 'ccflags-y := -I$(src)/include -I$(src)/ring' \
+		'obj-m += hypercall/kernel/pvio_ivshmem.o' \
+		'obj-m += hypercall/kernel/pvio_class_test.o' >"$dir/Kbuild"
+	make -C "$("$TOP/tools/pvio-kdir")" M="$dir" modules >"$IVSK_LOG.build.log" 2>&1 || {
+		cat "$IVSK_LOG.build.log"
+		return 1
+	}
+}
+
+# wait_for FILE REGEX SECONDS
+ivsk_wait_for() {
+	local i
+	for ((i = 0; i < $3 * 10; i++)); do
+		grep -Eq "$2" "$1" 2>/dev/null && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+# Boot the guest once with four devices; later calls return the first
+# boot's status. Host helper logs: $IVSK_LOG.<name>.log.
+ivsk_boot() {
+	if [ -n "$IVSK_BOOTED" ]; then
+		return "$IVSK_RC"
+	fi
+	IVSK_BOOTED=1 IVSK_RC=1
+	local helper=$TOP/build/tests/progs/ivshmem_region tmp rc name mode vec slot period spec
+	local -a pids=() qargs=()
+	ivsk_can_boot || { IVSK_RC=77; return 77; }
+	make -C "$TOP" -s build/tests/progs/ivshmem_region || return 1
+	ivsk_build_module || return 1
+
+	tmp=$(mktemp -d /tmp/pvio-ivsk.XXXXXX) || return 1
+	# name:mode:vectors:pci slot:ms between the host's doorbells to the guest
+	for spec in pvio:pvio:2:10:2 zero:zero:2:11:200 corrupt:corrupt:2:12:200 few:pvio:1:13:200; do
+		IFS=: read -r name mode vec slot period <<<"$spec"
+		"$helper" -m "$mode" -v "$vec" -p "$period" "$tmp/$name.sock" \
+			>"$IVSK_LOG.$name.log" 2>&1 &
+		pids+=($!)
+		qargs+=(--qemu-arg -chardev --qemu-arg "socket,path=$tmp/$name.sock,id=$name"
+			--qemu-arg -device
+			--qemu-arg "ivshmem-doorbell,chardev=$name,vectors=$vec,addr=0x$slot")
+	done
+	for name in pvio zero corrupt few; do
+		if ! ivsk_wait_for "$IVSK_LOG.$name.log" '^ready' 10; then
+			echo "ivshmem_region ($name) did not start:"
+			cat "$IVSK_LOG.$name.log"
+			kill "${pids[@]}" 2>/dev/null; wait "${pids[@]}" 2>/dev/null
+			rm -rf "$tmp"
+			return 1
+		fi
+	done
+
+	"$TOP/tests/vm/pvio-vm-run" --module "$TOP/build/ivshmem-kmod/hypercall/kernel/pvio_ivshmem.ko" \
+		--module "$TOP/build/ivshmem-kmod/hypercall/kernel/pvio_class_test.ko" \
+		--script "$TOP/tests/vm/guest/ivshmem-kernel.sh" \
+		--log "$IVSK_LOG.console.log" "${qargs[@]}"
+	rc=$?
+	# The helpers log "peer N left" when QEMU goes; give them a moment.
+	ivsk_wait_for "$IVSK_LOG.pvio.log" '^peer [0-9]+ left' 5
+	kill "${pids[@]}" 2>/dev/null
+	wait "${pids[@]}" 2>/dev/null
+	rm -rf "$tmp"
+	IVSK_RC=$rc
+	return "$rc"
+}
+
+# Boot if needed, then require the guest's PASS lines for checks "$@".
+# The guest script exits 1 when any check fails: that alone does not fail
+# a test whose own checks passed, but any other harness failure (kernel
+# error, timeout, no exit marker) fails every test.
+ivsk_require() {
+	local rc c ok=0
+	ivsk_boot
+	rc=$?
+	[ "$rc" -ne 77 ] || return 77
+	if [ "$rc" -ne 0 ] && [ "$rc" -ne 1 ]; then
+		echo "pvio-vm-run exited $rc (console: $IVSK_LOG.console.log)"
+		return 1
+	fi
+	for c in "$@"; do
+		if tr -d '\r' <"$IVSK_LOG.console.log" | grep -q "^ivshmem-kernel: PASS $c\$"; then
+			echo "guest: $c passed"
+		else
+			tr -d '\r' <"$IVSK_LOG.console.log" | grep "^ivshmem-kernel: FAIL $c:" ||
+				echo "guest: no result for $c"
+			ok=1
+		fi
+	done
+	return $ok
+}
+
+# (a) binds, rings both ways, unloads and reloads cleanly.
+ivsk_test_pvio_region() {
+	ivsk_require bind guest-rings-host notify-range host-rings-guest rmmod reload || return
+	if ! grep -q '^doorbell vector 1$' "$IVSK_LOG.pvio.log"; then
+		echo "the host never saw the guest ring vector 1 ($IVSK_LOG.pvio.log)"
+		return 1
+	fi
+	if [ "$(grep -c '^doorbell vector 1$' "$IVSK_LOG.pvio.log")" -lt 2 ]; then
+		echo "the host did not see the class driver's doorbell on vector 1"
+		return 1
+	fi
+	if grep -q '^doorbell vector 0$' "$IVSK_LOG.pvio.log"; then
+		echo "the host saw a doorbell on vector 0 nobody rang"
+		return 1
+	fi
+	echo "host: doorbell vector 1 seen"
+}
+
+t_run vm-ivshmem-binds-pvio-region ivsk_test_pvio_region
+t_run vm-ivshmem-binds-class-driver ivsk_require class-after class-pins-transport \
+	class-before class-unload
+t_run vm-ivshmem-leaves-foreign-region ivsk_require foreign
+t_run vm-ivshmem-refuses-corrupt-header ivsk_require corrupt few-vectors
