@@ -56,6 +56,7 @@ struct pvblk_queue {
 	unsigned int index;
 	unsigned long *outstanding; /* tags whose request the backend holds */
 	struct pvblk_dev *dev;
+	u64 requests;         /* requests put on the ring */
 	u64 notifies;         /* doorbells rung */
 	u64 interrupts;       /* doorbells received */
 };
@@ -429,6 +430,7 @@ static blk_status_t pvblk_queue_rq(struct blk_mq_hw_ctx *hctx,
 	ret = pvio_prod_put(&q->req, &req, sizeof(req));
 	if (ret == 0) {
 		set_bit(rq->tag, q->outstanding);
+		q->requests++;
 		if (bd->last)
 			notify = pvblk_publish(q);
 	} else if (ret == -ENOSPC) {
@@ -498,6 +500,48 @@ static const struct blk_mq_ops pvblk_mq_ops = {
 	.complete = pvblk_complete_rq,
 	.timeout = pvblk_timeout,
 	.init_hctx = pvblk_init_hctx,
+};
+
+/* /sys/block/pvblkN/pvio_stats: one line per queue, counted since probe:
+ * "queue Q requests R notifies N interrupts I" -- notifies are doorbells
+ * rung to the backend, interrupts doorbells received from it. */
+static ssize_t pvio_stats_show(struct device *dev,
+			       struct device_attribute *attr, char *buf)
+{
+	struct pvblk_dev *d = dev_to_disk(dev)->private_data;
+	unsigned int i;
+	int len = 0;
+
+	for (i = 0; i < d->nr_queues; i++) {
+		struct pvblk_queue *q = &d->queues[i];
+		unsigned long flags;
+		u64 r, n, irq;
+
+		spin_lock_irqsave(&q->lock, flags);
+		r = q->requests;
+		n = q->notifies;
+		irq = q->interrupts;
+		spin_unlock_irqrestore(&q->lock, flags);
+		len += sysfs_emit_at(buf, len,
+				     "queue %u requests %llu notifies %llu interrupts %llu\n",
+				     i, r, n, irq);
+	}
+	return len;
+}
+static DEVICE_ATTR_RO(pvio_stats);
+
+static struct attribute *pvblk_attrs[] = {
+	&dev_attr_pvio_stats.attr,
+	NULL,
+};
+
+static const struct attribute_group pvblk_attr_group = {
+	.attrs = pvblk_attrs,
+};
+
+static const struct attribute_group *pvblk_attr_groups[] = {
+	&pvblk_attr_group,
+	NULL,
 };
 
 static const struct block_device_operations pvblk_fops = {
@@ -747,7 +791,7 @@ static int pvblk_add_disk(struct pvblk_dev *d)
 		set_disk_ro(disk, true);
 	d->disk = disk;
 
-	ret = add_disk(disk);
+	ret = device_add_disk(d->t->dev, disk, pvblk_attr_groups);
 	if (ret)
 		goto put_disk;
 	return 0;
