@@ -1,0 +1,88 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * pvio-backd: the userspace block backend daemon; pieces shared by its
+ * files. Each device has two halves that meet only through the narrow
+ * interface of engine.h:
+ *   dev.c     the server half: the ivshmem server (region, eventfds,
+ *             socket), the region layout and the connection handshake;
+ *             it lives as long as the daemon;
+ *   engine.c  the IO engine: one thread and one io_uring per queue; it is
+ *             started when a frontend connects and stopped when it leaves,
+ *             and could be restarted without the frontend noticing.
+ * store.c opens the backing file or block device, log.c logs.
+ */
+#ifndef BACKD_H
+#define BACKD_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <pvio/blk.h>
+
+#define BACKD_MAX_QUEUES 32u
+#define BACKD_MAX_DEPTH 4096u
+#define BACKD_DEFAULT_DEPTH 64u
+#define BACKD_MAX_SEGS 32u
+#define BACKD_SEG_BYTES (128u * 1024u)
+#define BACKD_MAX_TRANSFER_SECTORS 256u
+#define BACKD_MIN_STORE_BYTES (1ull << 20)
+
+/* Log lines about one peer's misbehaviour allowed per second per device. */
+#define BACKD_PEER_LOG_BURST 10u
+
+void backd_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Rate limit for messages a hostile peer can provoke at will. */
+struct backd_ratelimit {
+	pthread_mutex_t lock;
+	uint64_t window_ns;
+	unsigned int count;
+	unsigned long suppressed;
+};
+
+void backd_ratelimit_init(struct backd_ratelimit *rl);
+void backd_ratelimit_destroy(struct backd_ratelimit *rl);
+void backd_log_peer(struct backd_ratelimit *rl, const char *dev,
+		    const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/* The backing store of one device. */
+struct backd_store {
+	const char *path;
+	int fd;
+	bool ro;
+	bool is_blk;  /* block device: BLKDISCARD, sizes from ioctls */
+	bool direct;  /* opened with O_DIRECT */
+	uint64_t size; /* bytes */
+	uint32_t lbs;  /* logical block size */
+	uint32_t pbs;  /* physical block size */
+	char id[PVIO_BLK_ID_BYTES]; /* GET_ID answer, zero padded */
+};
+
+int backd_store_open(struct backd_store *st, const char *name,
+		     const char *path, bool ro);
+int backd_store_flush(struct backd_store *st);
+void backd_store_close(struct backd_store *st);
+
+/* Per-queue counters; updated by the queue's thread with relaxed atomics
+ * and read by the main thread for printing. */
+struct backd_qstats {
+	uint64_t requests;
+	uint64_t bytes_read;
+	uint64_t bytes_written;
+	uint64_t errors;
+	uint64_t doorbells_in;
+	uint64_t doorbells_out;
+};
+
+static inline void backd_stat_add(uint64_t *ctr, uint64_t v)
+{
+	__atomic_fetch_add(ctr, v, __ATOMIC_RELAXED);
+}
+
+static inline uint64_t backd_stat_get(const uint64_t *ctr)
+{
+	return __atomic_load_n(ctr, __ATOMIC_RELAXED);
+}
+
+#endif /* BACKD_H */

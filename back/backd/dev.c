@@ -1,0 +1,531 @@
+// SPDX-License-Identifier: MIT
+/*
+ * pvio-backd device: the server half; see dev.h and the handshake in
+ * include/pvio/region.h. The IO engine is started when the frontend reaches
+ * INITIALISED and stopped when it closes, vanishes or breaks the protocol;
+ * the region, eventfds and socket stay for the life of the daemon.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+#include <syslog.h>
+#include <unistd.h>
+
+#include "dev.h"
+#include "pvio_ring.h"
+#include "region_layout.h"
+
+#define DEV_DISCARD_MAX_SECTORS 0x400000u /* 2 GiB */
+
+static uint64_t dev_align(uint64_t v, uint64_t a)
+{
+	return (v + a - 1) & ~(a - 1);
+}
+
+static uint64_t dev_pow2_at_least(uint64_t v)
+{
+	uint64_t p = 1;
+
+	while (p < v)
+		p <<= 1;
+	return p;
+}
+
+/*
+ * Where queue @i's rings and data area are, computed privately: the queue
+ * table in the region is shared memory the frontend can rewrite, so the
+ * engine never takes offsets from it. Must match back/region_layout.c,
+ * which dev_check_layout() verifies at start-up.
+ */
+static void dev_queue_place(const struct backd_dev *d, unsigned int i,
+			    uint64_t *req, uint64_t *rsp, uint64_t *data)
+{
+	uint64_t start = PVIO_REGION_HDR_SIZE;
+	unsigned int k;
+
+	for (k = 0; k <= i; k++) {
+		*req = dev_align(start, PVIO_CACHELINE);
+		*rsp = dev_align(*req + PVIO_RING_BYTES(d->ring_entries,
+							sizeof(struct pvio_blk_req)),
+				 PVIO_CACHELINE);
+		*data = dev_align(*rsp + PVIO_RING_BYTES(d->ring_entries,
+							 sizeof(struct pvio_blk_rsp)),
+				  PVIO_DATA_ALIGN);
+		start = *data + d->data_size;
+	}
+}
+
+static int dev_check_layout(const struct backd_dev *d)
+{
+	uint64_t req, rsp, data;
+	unsigned int i;
+
+	for (i = 0; i < d->o.queues; i++) {
+		const struct pvio_queue_desc *q = &d->hdr->queues[i];
+
+		dev_queue_place(d, i, &req, &rsp, &data);
+		if (pvio_le64_to_cpu(q->req_ring_off) != req ||
+		    pvio_le64_to_cpu(q->rsp_ring_off) != rsp ||
+		    pvio_le64_to_cpu(q->data_off) != data ||
+		    pvio_le64_to_cpu(q->data_size) != d->data_size ||
+		    pvio_le32_to_cpu(q->vector) != i + 1)
+			return -EPROTO;
+	}
+	return 0;
+}
+
+static void dev_notify_locked(struct backd_dev *d, unsigned int vector)
+{
+	if (d->peer >= 0)
+		pvio_ivshmem_server_notify(d->srv, d->peer, vector);
+}
+
+/* Engine callback: ring the frontend; from queue threads. */
+static void dev_notify(void *opaque, unsigned int vector)
+{
+	struct backd_dev *d = opaque;
+
+	pthread_mutex_lock(&d->srv_lock);
+	dev_notify_locked(d, vector);
+	pthread_mutex_unlock(&d->srv_lock);
+}
+
+/* Engine callback: the frontend broke the protocol; from queue threads. */
+static void dev_broken(void *opaque, const char *why)
+{
+	struct backd_dev *d = opaque;
+	const uint64_t one = 1;
+
+	/* Only the first report logs; acq_rel pairs with the acquire in
+	 * backd_dev_handle_control() so the main thread sees the flag before
+	 * the doorbell below wakes it. */
+	if (__atomic_exchange_n(&d->broken, 1, __ATOMIC_ACQ_REL))
+		return;
+	backd_log("%s: device broken: %s; IO stopped until the frontend leaves",
+		  d->name, why);
+	/* Wake the main thread's control handling to close the device. */
+	if (write(pvio_ivshmem_server_vector_fd(d->srv, PVIO_VECTOR_CONTROL),
+		  &one, sizeof(one)) < 0)
+		backd_log("%s: waking the main thread: %s", d->name, strerror(errno));
+}
+
+static void dev_srv_log(void *opaque, int level, const char *msg)
+{
+	struct backd_dev *d = opaque;
+
+	/* The server's own "peer N joined/left" lines repeat ours. */
+	if (level == LOG_INFO && !strncmp(msg, "peer ", 5))
+		return;
+	/* Anyone can connect at will: rate-limited. */
+	if (!strncmp(msg, "refusing connection", 19))
+		backd_log_peer(&d->rl, d->name,
+			       "second frontend refused, the device already has one (peer %d): %s",
+			       d->peer, msg);
+	else
+		backd_log("%s: ivshmem server: %s", d->name, msg);
+}
+
+static void dev_on_peer(void *opaque, int id, bool joined)
+{
+	struct backd_dev *d = opaque;
+
+	if (d->nr_ev == BACKD_DEV_MAX_EVENTS) {
+		backd_log("%s: too many peer events at once; peer %d %s ignored",
+			  d->name, id, joined ? "joining" : "leaving");
+		return;
+	}
+	d->ev[d->nr_ev].id = id;
+	d->ev[d->nr_ev].joined = joined;
+	d->nr_ev++;
+}
+
+static void dev_set_state(struct backd_dev *d, uint32_t state)
+{
+	d->state = state;
+	/* Release: everything we wrote to the region before (a layout, the
+	 * rings' last answers) is visible before the new state; pairs with
+	 * the frontend's acquire of back.state. */
+	pvio_store_release(&d->hdr->back.state, pvio_cpu_to_le32(state));
+	dev_notify(d, PVIO_VECTOR_CONTROL);
+}
+
+/* Step 1 of the handshake: a fresh layout for the next frontend. */
+static int dev_layout(struct backd_dev *d)
+{
+	struct pvio_region_layout_params p = {
+		.region_size = d->region_size,
+		.num_queues = d->o.queues,
+		.ring_entries = d->ring_entries,
+		.data_size = d->data_size,
+		.features = d->offered,
+		.generation = ++d->generation,
+		.config = &d->config,
+	};
+	int ret;
+
+	ret = pvio_region_layout_blk(d->hdr, &p);
+	if (ret) {
+		backd_log("%s: laying out the region: %s", d->name, strerror(-ret));
+		return ret;
+	}
+	/* No engine runs now, so no thread can race this reset. */
+	__atomic_store_n(&d->broken, 0, __ATOMIC_RELAXED);
+	d->broken_seen = false;
+	d->state = PVIO_STATE_INITWAIT;
+	dev_notify(d, PVIO_VECTOR_CONTROL);
+	return 0;
+}
+
+static void dev_stop_engine(struct backd_dev *d)
+{
+	if (!d->eng)
+		return;
+	backd_engine_stop(d->eng);
+	d->eng = NULL;
+}
+
+/* Step 3: the frontend is INITIALISED; check its features, start IO. */
+static void dev_connect(struct backd_dev *d)
+{
+	struct backd_engine_cfg cfg;
+	uint64_t feats, req, rsp, data;
+	unsigned char *mem = (unsigned char *)d->hdr;
+	unsigned int i;
+	int ret;
+
+	feats = pvio_le64_to_cpu(PVIO_READ_ONCE(d->hdr->front.features));
+	if (feats & ~d->offered) {
+		backd_log_peer(&d->rl, d->name,
+			       "frontend accepted features %#" PRIx64 " beyond those offered (%#" PRIx64 "); closing",
+			       feats, d->offered);
+		dev_set_state(d, PVIO_STATE_CLOSED);
+		return;
+	}
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.name = d->name;
+	cfg.nr_queues = d->o.queues;
+	cfg.store = &d->store;
+	cfg.lim = d->lim;
+	cfg.features = feats;
+	cfg.poll = d->poll;
+	cfg.rl = &d->rl;
+	cfg.notify = dev_notify;
+	cfg.broken = dev_broken;
+	cfg.opaque = d;
+	for (i = 0; i < d->o.queues; i++) {
+		dev_queue_place(d, i, &req, &rsp, &data);
+		cfg.q[i].req = (struct pvio_ring_shared *)(mem + req);
+		cfg.q[i].rsp = (struct pvio_ring_shared *)(mem + rsp);
+		cfg.q[i].entries = d->ring_entries;
+		cfg.q[i].data = mem + data;
+		cfg.q[i].data_size = d->data_size;
+		cfg.q[i].doorbell_fd = pvio_ivshmem_server_vector_fd(d->srv, i + 1);
+		cfg.q[i].vector = i + 1;
+		cfg.q[i].stats = &d->stats[i];
+	}
+	ret = backd_engine_start(&cfg, &d->eng);
+	if (ret) {
+		backd_log("%s: cannot start IO: %s; closing", d->name, strerror(-ret));
+		d->eng = NULL;
+		dev_set_state(d, PVIO_STATE_CLOSED);
+		return;
+	}
+	dev_set_state(d, PVIO_STATE_CONNECTED);
+	backd_log("%s: frontend peer %d connected (generation %u, features %#" PRIx64 ")",
+		  d->name, d->peer, d->generation, feats);
+}
+
+/**
+ * backd_dev_handle_control() - advance the handshake.
+ * @d: device
+ *
+ * Called when the control doorbell rings and periodically (a frontend may
+ * change state without ringing). Reads front.state once and acts on the
+ * copy.
+ *
+ * Context: main thread.
+ */
+void backd_dev_handle_control(struct backd_dev *d)
+{
+	uint32_t front;
+	uint64_t cnt;
+
+	if (read(backd_dev_control_fd(d), &cnt, sizeof(cnt)) < 0)
+		cnt = 0;
+	/* Acquire: pairs with the exchange in dev_broken(). */
+	if (__atomic_load_n(&d->broken, __ATOMIC_ACQUIRE) && !d->broken_seen) {
+		d->broken_seen = true;
+		dev_stop_engine(d);
+		dev_set_state(d, PVIO_STATE_CLOSED);
+		return;
+	}
+	/* Acquire: pairs with the frontend's release of front.state; its
+	 * features are read after the state that published them. */
+	front = pvio_le32_to_cpu(pvio_load_acquire(&d->hdr->front.state));
+	switch (d->state) {
+	case PVIO_STATE_INITWAIT:
+		if (front == PVIO_STATE_INITIALISED && d->peer >= 0)
+			dev_connect(d);
+		break;
+	case PVIO_STATE_CONNECTED:
+		if (front == PVIO_STATE_CLOSING || front == PVIO_STATE_CLOSED) {
+			dev_stop_engine(d);
+			dev_set_state(d, PVIO_STATE_CLOSED);
+			backd_log("%s: frontend peer %d closed the device", d->name,
+				  d->peer);
+		}
+		break;
+	case PVIO_STATE_CLOSED:
+		/* A frontend that stays attached (a guest driver reloading)
+		 * gets a fresh layout once it acknowledged the close; a broken
+		 * device waits for its frontend to leave. */
+		if (front == PVIO_STATE_CLOSED && !d->broken_seen)
+			dev_layout(d);
+		break;
+	}
+}
+
+static void dev_peer_joined(struct backd_dev *d, int id)
+{
+	if (d->peer >= 0) {
+		backd_log("%s: peer %d joined while peer %d is the frontend; ignored",
+			  d->name, id, d->peer);
+		return;
+	}
+	pthread_mutex_lock(&d->srv_lock);
+	d->peer = id;
+	pthread_mutex_unlock(&d->srv_lock);
+	backd_log("%s: frontend peer %d joined", d->name, id);
+}
+
+static void dev_peer_left(struct backd_dev *d, int id)
+{
+	if (id != d->peer)
+		return;
+	dev_stop_engine(d);
+	pthread_mutex_lock(&d->srv_lock);
+	d->peer = -1;
+	pthread_mutex_unlock(&d->srv_lock);
+	if (!dev_layout(d))
+		backd_log("%s: frontend peer %d left; region laid out again (generation %u), waiting for a frontend",
+			  d->name, id, d->generation);
+}
+
+/**
+ * backd_dev_handle_server() - serve the ivshmem socket(s) of @d.
+ * @d: device
+ *
+ * Context: main thread, when backd_dev_server_fd() is readable.
+ */
+void backd_dev_handle_server(struct backd_dev *d)
+{
+	unsigned int i;
+	int ret;
+
+	pthread_mutex_lock(&d->srv_lock);
+	ret = pvio_ivshmem_server_handle(d->srv);
+	pthread_mutex_unlock(&d->srv_lock);
+	if (ret < 0)
+		backd_log("%s: ivshmem server: %s", d->name, strerror(-ret));
+	for (i = 0; i < d->nr_ev; i++) {
+		if (d->ev[i].joined)
+			dev_peer_joined(d, d->ev[i].id);
+		else
+			dev_peer_left(d, d->ev[i].id);
+	}
+	d->nr_ev = 0;
+	backd_dev_handle_control(d);
+}
+
+static void dev_fill_config(struct backd_dev *d)
+{
+	struct pvio_blk_config *c = &d->config;
+	bool ro = d->o.ro;
+
+	memset(c, 0, sizeof(*c));
+	c->capacity = pvio_cpu_to_le64(d->store.size / PVIO_BLK_SECTOR_SIZE);
+	c->logical_block_size = pvio_cpu_to_le32(d->store.lbs);
+	c->physical_block_size = pvio_cpu_to_le32(d->store.pbs);
+	c->max_segments = pvio_cpu_to_le32(BACKD_MAX_SEGS);
+	c->max_segment_size = pvio_cpu_to_le32(BACKD_SEG_BYTES);
+	c->max_transfer_sectors = pvio_cpu_to_le32(BACKD_MAX_TRANSFER_SECTORS);
+	c->discard_granularity = pvio_cpu_to_le32(d->store.lbs);
+	c->max_discard_sectors = pvio_cpu_to_le32(ro ? 0 : DEV_DISCARD_MAX_SECTORS);
+	c->max_write_zeroes_sectors = pvio_cpu_to_le32(ro ? 0 : DEV_DISCARD_MAX_SECTORS);
+	c->attrs = pvio_cpu_to_le32(PVIO_BLK_ATTR_WCACHE | (ro ? PVIO_BLK_ATTR_RO : 0));
+	c->queue_depth = pvio_cpu_to_le32(d->o.depth);
+	d->offered = PVIO_BLK_F_FLUSH | PVIO_BLK_F_FUA | PVIO_BLK_F_INDIRECT |
+		     PVIO_BLK_F_GET_ID;
+	if (!ro)
+		d->offered |= PVIO_BLK_F_DISCARD | PVIO_BLK_F_WRITE_ZEROES;
+}
+
+/**
+ * backd_dev_open() - open the backing store, start serving the socket.
+ * @d: device, zeroed by the caller
+ * @idx: device number, for its name
+ * @o: options
+ * @poll: spin instead of sleeping in the IO threads
+ *
+ * Every failure is logged with a message naming the problem.
+ *
+ * Context: main thread, at start-up.
+ * Return: 0 or a negative errno.
+ */
+int backd_dev_open(struct backd_dev *d, unsigned int idx,
+		   const struct backd_dev_opts *o, bool poll)
+{
+	struct pvio_ivshmem_server_opts so;
+	struct pvio_region_layout_params p;
+	uint64_t need;
+	int ret;
+
+	snprintf(d->name, sizeof(d->name), "dev%u", idx);
+	d->o = *o;
+	d->poll = poll;
+	d->peer = -1;
+	pthread_mutex_init(&d->srv_lock, NULL);
+	backd_ratelimit_init(&d->rl);
+
+	ret = backd_store_open(&d->store, d->name, o->path, o->ro);
+	if (ret)
+		goto err_lock;
+	dev_fill_config(d);
+	ret = pvio_blk_limits_from_config(&d->config, &d->lim);
+	if (ret)
+		goto err_store;
+	d->ring_entries = (uint32_t)dev_pow2_at_least(o->depth < 2 ? 2 : o->depth);
+	d->data_size = dev_align((uint64_t)o->depth * BACKD_SEG_BYTES +
+				 (uint64_t)o->depth * BACKD_MAX_SEGS *
+					 sizeof(struct pvio_blk_seg),
+				 PVIO_DATA_ALIGN);
+	memset(&p, 0, sizeof(p));
+	p.num_queues = o->queues;
+	p.ring_entries = d->ring_entries;
+	p.data_size = d->data_size;
+	p.features = d->offered;
+	p.config = &d->config;
+	need = pvio_region_layout_size(&p);
+	if (!need) {
+		backd_log("%s: no valid region layout for these parameters", d->name);
+		ret = -EINVAL;
+		goto err_store;
+	}
+	d->region_size = dev_pow2_at_least(need < PVIO_REGION_MIN_SIZE ?
+					   PVIO_REGION_MIN_SIZE : need);
+
+	memset(&so, 0, sizeof(so));
+	so.socket_path = o->socket;
+	so.region_size = d->region_size;
+	so.vectors = o->queues + 1;
+	so.max_clients = 1;
+	so.log = dev_srv_log;
+	so.on_peer = dev_on_peer;
+	so.opaque = d;
+	ret = pvio_ivshmem_server_create(&so, &d->srv);
+	if (ret) {
+		backd_log("%s: cannot serve on socket %s: %s", d->name, o->socket,
+			  strerror(-ret));
+		goto err_store;
+	}
+	d->hdr = pvio_ivshmem_server_mem(d->srv);
+	ret = dev_layout(d);
+	if (!ret && dev_check_layout(d)) {
+		backd_log("%s: region layout does not match the expected placement",
+			  d->name);
+		ret = -EPROTO;
+	}
+	if (ret)
+		goto err_srv;
+	backd_log("%s: %s: %" PRIu64 " bytes, block size %u%s, %s IO; socket %s, %u queue(s) of depth %u, region %" PRIu64 " bytes, vectors %u",
+		  d->name, o->path, d->store.size, d->store.lbs,
+		  o->ro ? ", read-only" : "", d->store.direct ? "direct" : "buffered",
+		  o->socket, o->queues, o->depth, d->region_size, o->queues + 1);
+	return 0;
+
+err_srv:
+	pvio_ivshmem_server_destroy(d->srv);
+	d->srv = NULL;
+err_store:
+	backd_store_close(&d->store);
+err_lock:
+	backd_ratelimit_destroy(&d->rl);
+	pthread_mutex_destroy(&d->srv_lock);
+	return ret;
+}
+
+/**
+ * backd_dev_print_stats() - log every queue's counters.
+ * @d: device
+ *
+ * The counters are read with relaxed loads while the queue threads may
+ * still count: each value is exact, the set is a snapshot only roughly.
+ *
+ * Context: main thread.
+ */
+void backd_dev_print_stats(struct backd_dev *d)
+{
+	unsigned int i;
+
+	for (i = 0; i < d->o.queues; i++) {
+		const struct backd_qstats *s = &d->stats[i];
+
+		backd_log("%s: queue %u: requests %" PRIu64 ", read %" PRIu64 " bytes, written %" PRIu64 " bytes, errors %" PRIu64 ", doorbells in %" PRIu64 ", out %" PRIu64,
+			  d->name, i, backd_stat_get(&s->requests),
+			  backd_stat_get(&s->bytes_read),
+			  backd_stat_get(&s->bytes_written),
+			  backd_stat_get(&s->errors),
+			  backd_stat_get(&s->doorbells_in),
+			  backd_stat_get(&s->doorbells_out));
+	}
+}
+
+/**
+ * backd_dev_close() - finish in-flight IO, flush, print statistics, free.
+ * @d: an opened device
+ *
+ * Context: main thread.
+ * Return: nothing; a failed flush is logged.
+ */
+void backd_dev_close(struct backd_dev *d)
+{
+	int ret;
+
+	dev_stop_engine(d);
+	if (d->state == PVIO_STATE_CONNECTED)
+		dev_set_state(d, PVIO_STATE_CLOSED);
+	ret = backd_store_flush(&d->store);
+	if (ret)
+		backd_log("%s: flushing %s: %s", d->name, d->o.path, strerror(-ret));
+	backd_dev_print_stats(d);
+	pvio_ivshmem_server_destroy(d->srv);
+	d->srv = NULL;
+	backd_store_close(&d->store);
+	backd_ratelimit_destroy(&d->rl);
+	pthread_mutex_destroy(&d->srv_lock);
+}
+
+/**
+ * backd_dev_server_fd() - the descriptor that says the socket has work.
+ * @d: device
+ *
+ * Context: main thread.
+ * Return: an epoll fd; call backd_dev_handle_server() when readable.
+ */
+int backd_dev_server_fd(const struct backd_dev *d)
+{
+	return pvio_ivshmem_server_fd(d->srv);
+}
+
+/**
+ * backd_dev_control_fd() - the backend's control doorbell (vector 0).
+ * @d: device
+ *
+ * Context: main thread.
+ * Return: an eventfd; call backd_dev_handle_control() when readable.
+ */
+int backd_dev_control_fd(const struct backd_dev *d)
+{
+	return pvio_ivshmem_server_vector_fd(d->srv, PVIO_VECTOR_CONTROL);
+}

@@ -1,0 +1,323 @@
+// SPDX-License-Identifier: MIT
+/*
+ * pvio-backd: userspace block backend daemon. Command line, signals and
+ * the main event loop; see backd.h for how the pieces fit.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include "backd.h"
+#include "dev.h"
+
+#define BACKD_MAX_DEVS 64u
+/* How often the handshake is re-checked without a doorbell, ms. */
+#define BACKD_TICK_MS 100
+
+static const char backd_help[] =
+"NAME\n"
+"    pvio-backd - pvio userspace block backend daemon\n"
+"\n"
+"SYNOPSIS\n"
+"    pvio-backd --blk PATH [--ro] [--queues N] [--queue-depth D] --socket SOCK\n"
+"               [--blk PATH2 ... --socket SOCK2 ...] [--poll] [--foreground]\n"
+"    pvio-backd --help\n"
+"\n"
+"DESCRIPTION\n"
+"    Exports files or block devices as pvio block devices. For each device\n"
+"    the daemon is the ivshmem server: it creates the shared region (a\n"
+"    power-of-two memfd), the doorbell eventfds and the UNIX socket SOCK,\n"
+"    lays the region out as a pvio block device and serves whoever\n"
+"    connects: stock QEMU's ivshmem-doorbell device or pvio's userspace\n"
+"    frontend. One frontend per device at a time; a second is refused.\n"
+"    When the frontend closes the device or goes away, the daemon finishes\n"
+"    the IO it took, lays the region out again and waits for the next one.\n"
+"    IO runs on one thread and one io_uring per queue, with O_DIRECT where\n"
+"    the file system allows it. Requests are validated; a frontend that\n"
+"    breaks the ring protocol (a corrupt ring index, a request id already\n"
+"    in flight) gets its device marked broken until it leaves, while other\n"
+"    devices keep running. The daemon runs in the foreground and logs to\n"
+"    stderr; it prints \"pvio-backd: ready\" once every socket listens.\n"
+"\n"
+"OPTIONS\n"
+"    Each --blk starts a new device; --ro, --queues, --queue-depth and\n"
+"    --socket that follow it apply to that device.\n"
+"\n"
+"    --blk PATH\n"
+"        Backing store: a regular file (at least 1 MiB, a multiple of 512\n"
+"        bytes) or a block device (size from BLKGETSIZE64, logical block\n"
+"        size from BLKSSZGET).\n"
+"    --ro\n"
+"        Export read-only: writes, discards and write-zeroes fail with\n"
+"        PVIO_BLK_S_ROFS; the store is opened O_RDONLY. Default: read-write.\n"
+"    --queues N\n"
+"        Queues (IO threads), 1..32. Default: 1. The QEMU device needs\n"
+"        vectors=N+1.\n"
+"    --queue-depth D\n"
+"        Requests in flight per queue, 1..4096. Default: 64. Rings get D\n"
+"        entries rounded up to a power of two; each queue's data area is\n"
+"        D * 128 KiB plus D * 256 bytes of indirect tables.\n"
+"    --socket SOCK\n"
+"        UNIX socket to serve the device on (required per device). A stale\n"
+"        socket file is replaced; one a live server listens on is refused.\n"
+"    --poll\n"
+"        IO threads spin on their rings instead of sleeping on doorbells:\n"
+"        lowest latency, one busy CPU per queue. Applies to every device.\n"
+"    --foreground\n"
+"        Accepted for compatibility: the daemon always runs in the\n"
+"        foreground (use a service manager to run it in the background).\n"
+"    -h, --help\n"
+"        Print this help and exit 0.\n"
+"\n"
+"DEVICE PARAMETERS\n"
+"    Logical block size 512 (4096 for block devices with 4096-byte\n"
+"    sectors), max transfer 128 KiB, 32 segments per request (indirect),\n"
+"    128 KiB per segment, features FLUSH FUA DISCARD WRITE_ZEROES INDIRECT\n"
+"    GET_ID (no DISCARD and WRITE_ZEROES on read-only devices).\n"
+"\n"
+"SIGNALS\n"
+"    SIGTERM, SIGINT\n"
+"        Stop taking requests, finish those in flight, flush the backing\n"
+"        stores, print statistics and exit 0.\n"
+"    SIGUSR1\n"
+"        Print per-queue statistics: requests, bytes read and written,\n"
+"        errors, doorbells in (wake-ups) and out (notifications sent).\n"
+"\n"
+"EXIT STATUS\n"
+"    0   stopped by SIGTERM or SIGINT, or --help\n"
+"    1   a device could not be started: missing file, a directory, a file\n"
+"        too small or not a multiple of 512 bytes, a socket path in use by\n"
+"        a running server, or a system error\n"
+"    2   bad command line: unknown option, missing or bad value (--queues\n"
+"        not in 1..32, --queue-depth not in 1..4096), --ro, --queues,\n"
+"        --queue-depth or --socket before any --blk, a device without\n"
+"        --socket\n"
+"\n"
+"EXAMPLES\n"
+"    Export a file on one queue:\n"
+"        pvio-backd --blk /var/lib/pvio/disk.img --socket /run/pvio/pv0.sock\n"
+"\n"
+"    Two devices, the second read-only with 4 queues of depth 128:\n"
+"        pvio-backd --blk disk.img --socket pv0.sock \\\n"
+"                   --blk /dev/sdb --ro --queues 4 --queue-depth 128 \\\n"
+"                   --socket pv1.sock\n"
+"\n"
+"    Attach stock QEMU to a device with N queues (vectors = N + 1):\n"
+"        qemu-system-x86_64 ... \\\n"
+"            -chardev socket,path=SOCK,id=pv0 \\\n"
+"            -device ivshmem-doorbell,chardev=pv0,vectors=N+1\n";
+
+static void backd_usage_error(const char *fmt, const char *arg)
+{
+	fprintf(stderr, "pvio-backd: ");
+	fprintf(stderr, fmt, arg);
+	fprintf(stderr, "\npvio-backd: try 'pvio-backd --help'\n");
+	exit(2);
+}
+
+static unsigned int backd_parse_uint(const char *opt, const char *s,
+				     unsigned int lo, unsigned int hi)
+{
+	char *end;
+	unsigned long v;
+	char msg[128];
+
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno || end == s || *end || s[0] == '-' || v < lo || v > hi) {
+		snprintf(msg, sizeof(msg), "%s: bad value '%%s', want %u..%u", opt,
+			 lo, hi);
+		backd_usage_error(msg, s);
+	}
+	return (unsigned int)v;
+}
+
+enum { OPT_BLK = 256, OPT_RO, OPT_QUEUES, OPT_DEPTH, OPT_SOCKET, OPT_POLL,
+       OPT_FOREGROUND };
+
+static unsigned int backd_parse(int argc, char **argv,
+				struct backd_dev_opts *devs, bool *poll)
+{
+	static const struct option opts[] = {
+		{ "blk", required_argument, NULL, OPT_BLK },
+		{ "ro", no_argument, NULL, OPT_RO },
+		{ "queues", required_argument, NULL, OPT_QUEUES },
+		{ "queue-depth", required_argument, NULL, OPT_DEPTH },
+		{ "socket", required_argument, NULL, OPT_SOCKET },
+		{ "poll", no_argument, NULL, OPT_POLL },
+		{ "foreground", no_argument, NULL, OPT_FOREGROUND },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct backd_dev_opts *cur = NULL;
+	unsigned int n = 0, i;
+	int c;
+
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+		if (c != OPT_BLK && c != OPT_POLL && c != OPT_FOREGROUND &&
+		    c != 'h' && c != '?' && c != ':' && !cur)
+			backd_usage_error("%s given before any --blk", argv[optind - 1]);
+		switch (c) {
+		case OPT_BLK:
+			if (n == BACKD_MAX_DEVS)
+				backd_usage_error("too many devices (at most %s)", "64");
+			cur = &devs[n++];
+			memset(cur, 0, sizeof(*cur));
+			cur->path = optarg;
+			cur->queues = 1;
+			cur->depth = BACKD_DEFAULT_DEPTH;
+			break;
+		case OPT_RO:
+			cur->ro = true;
+			break;
+		case OPT_QUEUES:
+			cur->queues = backd_parse_uint("--queues", optarg, 1,
+						       BACKD_MAX_QUEUES);
+			break;
+		case OPT_DEPTH:
+			cur->depth = backd_parse_uint("--queue-depth", optarg, 1,
+						      BACKD_MAX_DEPTH);
+			break;
+		case OPT_SOCKET:
+			if (cur->socket)
+				backd_usage_error("--socket given twice for the device %s",
+						  cur->path);
+			cur->socket = optarg;
+			break;
+		case OPT_POLL:
+			*poll = true;
+			break;
+		case OPT_FOREGROUND:
+			break;
+		case 'h':
+			fputs(backd_help, stdout);
+			exit(0);
+		case ':':
+			backd_usage_error("%s needs a value", argv[optind - 1]);
+			break;
+		default:
+			backd_usage_error("unknown option '%s'", argv[optind - 1]);
+		}
+	}
+	if (optind < argc)
+		backd_usage_error("unexpected argument '%s'", argv[optind]);
+	if (n == 0)
+		backd_usage_error("%sno device: give at least one --blk PATH --socket SOCK", "");
+	for (i = 0; i < n; i++) {
+		if (!devs[i].socket)
+			backd_usage_error("device %s has no --socket", devs[i].path);
+	}
+	return n;
+}
+
+static int backd_epoll_add(int ep, int fd, uint64_t tag)
+{
+	struct epoll_event ev = { .events = EPOLLIN, .data.u64 = tag };
+
+	return epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev) < 0 ? -errno : 0;
+}
+
+#define TAG_SIGNAL (~0ull)
+#define TAG_SERVER(i) ((uint64_t)(i) << 1)
+#define TAG_CONTROL(i) (((uint64_t)(i) << 1) | 1)
+
+int main(int argc, char **argv)
+{
+	static struct backd_dev_opts opts[BACKD_MAX_DEVS];
+	struct backd_dev *devs;
+	struct epoll_event evs[16];
+	struct signalfd_siginfo si;
+	bool poll = false, running = true;
+	unsigned int n, i, opened = 0;
+	sigset_t sigs;
+	int ep, sfd, k, nev, exit_code = 0;
+
+	n = backd_parse(argc, argv, opts, &poll);
+
+	/* Blocked before any thread exists, so every thread inherits it and
+	 * only the signalfd sees these signals. */
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGTERM);
+	sigaddset(&sigs, SIGINT);
+	sigaddset(&sigs, SIGUSR1);
+	sigprocmask(SIG_BLOCK, &sigs, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	sfd = signalfd(-1, &sigs, SFD_CLOEXEC | SFD_NONBLOCK);
+	ep = epoll_create1(EPOLL_CLOEXEC);
+	devs = calloc(n, sizeof(*devs));
+	if (sfd < 0 || ep < 0 || !devs) {
+		backd_log("start-up: %s", strerror(errno));
+		return 1;
+	}
+	if (backd_epoll_add(ep, sfd, TAG_SIGNAL))
+		return 1;
+	for (i = 0; i < n; i++) {
+		if (backd_dev_open(&devs[i], i, &opts[i], poll)) {
+			exit_code = 1;
+			break;
+		}
+		opened++;
+		if (backd_epoll_add(ep, backd_dev_server_fd(&devs[i]), TAG_SERVER(i)) ||
+		    backd_epoll_add(ep, backd_dev_control_fd(&devs[i]), TAG_CONTROL(i))) {
+			backd_log("%s: epoll: %s", devs[i].name, strerror(errno));
+			exit_code = 1;
+			break;
+		}
+	}
+	if (exit_code) {
+		for (i = 0; i < opened; i++)
+			backd_dev_close(&devs[i]);
+		free(devs);
+		return exit_code;
+	}
+	backd_log("ready");
+
+	while (running) {
+		nev = epoll_wait(ep, evs, 16, BACKD_TICK_MS);
+		if (nev < 0 && errno != EINTR) {
+			backd_log("epoll_wait: %s", strerror(errno));
+			exit_code = 1;
+			break;
+		}
+		if (nev <= 0) {
+			for (i = 0; i < n; i++)
+				backd_dev_handle_control(&devs[i]);
+			continue;
+		}
+		for (k = 0; k < nev; k++) {
+			uint64_t tag = evs[k].data.u64;
+
+			if (tag == TAG_SIGNAL) {
+				while (read(sfd, &si, sizeof(si)) == sizeof(si)) {
+					if (si.ssi_signo == SIGUSR1) {
+						for (i = 0; i < n; i++)
+							backd_dev_print_stats(&devs[i]);
+					} else {
+						backd_log("signal %u: finishing in-flight IO and exiting",
+							  si.ssi_signo);
+						running = false;
+					}
+				}
+			} else if (tag & 1) {
+				backd_dev_handle_control(&devs[tag >> 1]);
+			} else {
+				backd_dev_handle_server(&devs[tag >> 1]);
+			}
+		}
+	}
+	for (i = 0; i < n; i++)
+		backd_dev_close(&devs[i]);
+	free(devs);
+	close(ep);
+	close(sfd);
+	backd_log("exiting");
+	return exit_code;
+}
