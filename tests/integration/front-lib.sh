@@ -1,0 +1,62 @@
+# Helpers for the frontend/bench integration tests; sourced.
+# Needs: B (build dir), TMP (scratch dir). Sets BACKD_PID.
+
+fe_need() {
+	local f
+	for f in "$@"; do
+		if [ ! -x "$f" ]; then
+			echo "missing $f (make tools progs)"
+			exit 1
+		fi
+	done
+}
+
+# fe_backd_start LOG ARGS...: start pvio-backd, wait for its ready line.
+fe_backd_start() {
+	local log=$1 i
+	shift
+	"$B/pvio-backd" "$@" 2>"$log" &
+	BACKD_PID=$!
+	for i in $(seq 1 500); do
+		grep -q '^pvio-backd: ready' "$log" && return 0
+		if ! kill -0 "$BACKD_PID" 2>/dev/null; then
+			echo "pvio-backd exited early:"; cat "$log"
+			BACKD_PID=
+			return 1
+		fi
+		sleep 0.02
+	done
+	echo "pvio-backd not ready after 10 s:"; cat "$log"
+	return 1
+}
+
+# Stop the backend; it must exit 0 on SIGTERM.
+fe_backd_stop() {
+	local rc
+	[ -n "${BACKD_PID:-}" ] || return 0
+	kill -TERM "$BACKD_PID"
+	wait "$BACKD_PID"
+	rc=$?
+	BACKD_PID=
+	if [ "$rc" -ne 0 ]; then
+		echo "pvio-backd exited $rc after SIGTERM"
+		return 1
+	fi
+}
+
+fe_cleanup() {
+	if [ -n "${BACKD_PID:-}" ]; then
+		kill -KILL "$BACKD_PID" 2>/dev/null
+		wait "$BACKD_PID" 2>/dev/null
+	fi
+	rm -rf "$TMP"
+}
+
+# fe_expect WHAT GOT WANT
+fe_expect() {
+	if [ "$2" != "$3" ]; then
+		echo "FAIL: $1: got '$2', want '$3'"
+		exit 1
+	fi
+	echo "ok: $1: $2"
+}
