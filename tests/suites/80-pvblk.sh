@@ -1,0 +1,382 @@
+# The block frontend (front/pvblk/pvblk.ko) in QEMU guests of every kernel
+# tools/pvio-kdir --all lists, booted with tests/vm/pvio-vm-run (which also
+# fails a guest whose console shows BUG/Oops/WARNING/panic). Per kernel:
+#   - one boot against build/pvio-backd (tests/vm/guest/pvblk-main.sh):
+#     ext4 with checksummed files, fio verification, fstrim, module reload,
+#     a read-only disk, unbinding a disk under a writer and binding it
+#     again; then on the host, with the daemon stopped: e2fsck, the files
+#     read back with debugfs, the read-only image unchanged;
+#   - one boot against hostile backends (build/tests/progs/test_backend,
+#     tests/vm/guest/pvblk-garbage.sh).
+# Everything a run makes lives in build/pvblk-run.PID/ (PID: the test
+# runner's), so that two runs at once do not share images or modules; the
+# directories of runs that are gone are removed when the suite loads, the
+# latest one is kept for inspection. The modules are built per kernel in a
+# private copy of their sources (kmod-VERSION/), so kernels never share .ko
+# files and a half-written module elsewhere in the tree cannot break these
+# tests.
+# Each guest script prints a PASS/FAIL line per check; each test below
+# requires its own checks. Sourced by tests/run-all.
+
+PVBLK_MiB=1048576
+PVBLK_RUN=$TOP/build/pvblk-run.$$
+declare -A PVBLK_MAIN_RC=() PVBLK_GARBAGE_RC=() PVBLK_BUILD_RC=()
+
+# pvblk_wait_for FILE REGEX SECONDS
+pvblk_wait_for() {
+	local i
+	for ((i = 0; i < $3 * 5; i++)); do
+		{ tr -d '\r' <"$1"; } 2>/dev/null | grep -Eq "$2" && return 0
+		sleep 0.2
+	done
+	return 1
+}
+
+# Print a SKIP line and return 77 unless a guest of kernel $1 can boot.
+pvblk_can_boot() {
+	if ! command -v qemu-system-x86_64 >/dev/null; then
+		echo "SKIP: qemu-system-x86_64 not installed (tools/pvio-deps)"
+		return 77
+	fi
+	if [ ! -r "/boot/vmlinuz-$1" ]; then
+		echo "SKIP: kernel image /boot/vmlinuz-$1 missing"
+		return 77
+	fi
+	if [ ! -f "/usr/src/linux-headers-$1/Makefile" ]; then
+		echo "SKIP: no headers for $1 (/usr/src/linux-headers-$1)"
+		return 77
+	fi
+}
+
+# Build pvio_ivshmem.ko and pvblk.ko for kernel $1 into
+# $PVBLK_RUN/kmod-$1; once per kernel.
+pvblk_build() {
+	local ver=$1 dir=$PVBLK_RUN/kmod-$1 log=$LOGDIR/pvblk-kmod-$1.build.log
+	if [ -n "${PVBLK_BUILD_RC[$ver]:-}" ]; then
+		return "${PVBLK_BUILD_RC[$ver]}"
+	fi
+	PVBLK_BUILD_RC[$ver]=1
+	rm -rf "$dir" && mkdir -p "$dir" || return 1
+	(cd "$TOP" && tar -c include ring/pvio_ring.h ring/pvio_compat.h \
+		hypercall/kernel/pvio_ivshmem.c hypercall/kernel/pvio_transport.h \
+		front/pvblk/pvblk.c) | tar -x -C "$dir" || return 1
+	# shellcheck disable=SC2016 # $(src) is for kbuild
+	printf '%s\n' 'ccflags-y := -I$(src)/include -I$(src)/ring -I$(src)/hypercall/kernel' \
+		'obj-m += hypercall/kernel/pvio_ivshmem.o' \
+		'obj-m += front/pvblk/pvblk.o' >"$dir/Kbuild"
+	if ! make -C "/usr/src/linux-headers-$ver" M="$dir" modules >"$log" 2>&1; then
+		cat "$log"
+		echo "building the modules for $ver failed"
+		return 1
+	fi
+	PVBLK_BUILD_RC[$ver]=0
+}
+
+pvblk_test_build() {
+	pvblk_can_boot "$1" || return
+	pvblk_build "$1" || return
+	modinfo -F vermagic "$PVBLK_RUN/kmod-$1/front/pvblk/pvblk.ko"
+	modinfo -F vermagic "$PVBLK_RUN/kmod-$1/front/pvblk/pvblk.ko" | grep -q "^$1 " || {
+		echo "pvblk.ko was not built for $1"
+		return 1
+	}
+}
+
+# Record the image's allocated bytes when the guest says the 64 MiB file
+# is written and again after its fstrim: "peak BYTES", "trimmed BYTES".
+pvblk_watch_discard() {
+	local log=$1 img=$2 out=$3
+	pvblk_wait_for "$log" 'pvblk-main: discard-peak' 900 || return
+	echo "peak $(du --block-size=1 "$img" | cut -f1)" >>"$out"
+	pvblk_wait_for "$log" 'pvblk-main: discard-trimmed' 900 || return
+	echo "trimmed $(du --block-size=1 "$img" | cut -f1)" >>"$out"
+}
+
+# The boot against pvio-backd for kernel $1, once; later calls return the
+# first one's status. Leaves in $PVBLK_RUN/vm-$1/: the images,
+# console.log, backd.log, backd.rc (the daemon's exit status after
+# SIGTERM), ro.sha256 (the read-only image before the boot), alloc (see
+# pvblk_watch_discard).
+pvblk_main_boot() {
+	local ver=$1 w=$PVBLK_RUN/vm-$1 sock rc backd watcher fio
+	if [ -n "${PVBLK_MAIN_RC[$ver]:-}" ]; then
+		return "${PVBLK_MAIN_RC[$ver]}"
+	fi
+	PVBLK_MAIN_RC[$ver]=1
+	pvblk_can_boot "$ver" || { PVBLK_MAIN_RC[$ver]=77; return 77; }
+	make -C "$TOP" -s build/pvio-backd >/dev/null 2>&1
+	if [ ! -x "$TOP/build/pvio-backd" ]; then
+		echo "build/pvio-backd is not built (make build/pvio-backd failed)"
+		return 1
+	fi
+	fio=$(command -v fio) || { echo "fio is not installed (tools/pvio-deps)"; return 1; }
+	[ -x /sbin/mkfs.ext4 ] || { echo "/sbin/mkfs.ext4 missing (e2fsprogs)"; return 1; }
+	pvblk_build "$ver" || return 1
+
+	rm -rf "$w" && mkdir -p "$w" || return 1
+	truncate -s 512M "$w/fs.img" &&
+		head -c $((64 * PVBLK_MiB)) /dev/urandom >"$w/ro.img" &&
+		truncate -s 128M "$w/scratch.img" || return 1
+	sha256sum <"$w/ro.img" | cut -d' ' -f1 >"$w/ro.sha256"
+	# Sockets live in /tmp: the tree's path may be long or hold a comma.
+	sock=$(mktemp -d /tmp/pvio-pvblk.XXXXXX) || return 1
+	"$TOP/build/pvio-backd" --blk "$w/fs.img" --queues 2 --socket "$sock/fs" \
+		--blk "$w/ro.img" --ro --socket "$sock/ro" \
+		--blk "$w/scratch.img" --socket "$sock/sc" >"$w/backd.log" 2>&1 &
+	backd=$!
+	if ! pvblk_wait_for "$w/backd.log" '^pvio-backd: ready' 10; then
+		echo "pvio-backd did not start:"
+		cat "$w/backd.log"
+		kill "$backd" 2>/dev/null
+		wait "$backd"
+		rm -rf "$sock"
+		return 1
+	fi
+	: >"$w/console.log"
+	pvblk_watch_discard "$w/console.log" "$w/fs.img" "$w/alloc" &
+	watcher=$!
+
+	"$TOP/tests/vm/pvio-vm-run" --kernel "/boot/vmlinuz-$ver" \
+		--module "$PVBLK_RUN/kmod-$ver/hypercall/kernel/pvio_ivshmem.ko" \
+		--module "$PVBLK_RUN/kmod-$ver/front/pvblk/pvblk.ko" \
+		--kmod ext4 --kmod crc32c_generic --file /sbin/mkfs.ext4:/pvio/mkfs.ext4 \
+		--file "$fio:/pvio/fio" --file /etc/mke2fs.conf:/etc/mke2fs.conf \
+		--script "$TOP/tests/vm/guest/pvblk-main.sh" --mem 1024 --timeout 480 \
+		--log "$w/console.log" \
+		--qemu-arg -chardev --qemu-arg "socket,path=$sock/fs,id=fs" \
+		--qemu-arg -device --qemu-arg ivshmem-doorbell,chardev=fs,vectors=3,addr=0x10 \
+		--qemu-arg -chardev --qemu-arg "socket,path=$sock/ro,id=ro" \
+		--qemu-arg -device --qemu-arg ivshmem-doorbell,chardev=ro,vectors=2,addr=0x11 \
+		--qemu-arg -chardev --qemu-arg "socket,path=$sock/sc,id=sc" \
+		--qemu-arg -device --qemu-arg ivshmem-doorbell,chardev=sc,vectors=2,addr=0x12
+	rc=$?
+	kill "$watcher" 2>/dev/null
+	wait "$watcher" 2>/dev/null
+	kill -TERM "$backd" 2>/dev/null
+	wait "$backd"
+	echo $? >"$w/backd.rc"
+	rm -rf "$sock"
+	echo "pvio-vm-run exited $rc; pvio-backd exited $(cat "$w/backd.rc") after SIGTERM"
+	PVBLK_MAIN_RC[$ver]=$rc
+	return "$rc"
+}
+
+# pvblk_require BOOTFN VER PREFIX CHECK...: boot if needed, then require
+# the guest's PASS line for each check. The guest script exits 1 when any
+# check fails: that alone does not fail a test whose own checks passed,
+# but any other harness failure (kernel error, timeout, no exit marker)
+# fails every test of the boot.
+pvblk_require() {
+	local boot=$1 ver=$2 prefix=$3 log rc c ok=0
+	shift 3
+	"$boot" "$ver"
+	rc=$?
+	[ "$rc" -ne 77 ] || return 77
+	if [ "$prefix" = pvblk-main ]; then
+		log=$PVBLK_RUN/vm-$ver/console.log
+	else
+		log=$PVBLK_RUN/garbage-$ver/console.log
+	fi
+	if [ "$rc" -ne 0 ] && [ "$rc" -ne 1 ]; then
+		echo "pvio-vm-run exited $rc (console: $log)"
+		[ -f "$log" ] && tr -d '\r' <"$log" | grep "^$prefix: FAIL"
+		return 1
+	fi
+	for c in "$@"; do
+		if tr -d '\r' <"$log" | grep -q "^$prefix: PASS $c\$"; then
+			echo "guest: $c passed"
+		else
+			if ! tr -d '\r' <"$log" | grep "^$prefix: FAIL $c:"; then
+				echo "guest: no result for $c; the guest's failures:"
+				tr -d '\r' <"$log" | grep "^$prefix: FAIL"
+			fi
+			ok=1
+		fi
+	done
+	return $ok
+}
+
+pvblk_test_ro() {
+	local w=$PVBLK_RUN/vm-$1 before after guest
+	pvblk_require pvblk_main_boot "$1" pvblk-main ro-flag ro-write \
+		ro-buffered-write ro-discard || return
+	before=$(cat "$w/ro.sha256")
+	after=$(sha256sum <"$w/ro.img" | cut -d' ' -f1)
+	guest=$(tr -d '\r' <"$w/console.log" | sed -n 's/^pvblk-ro-sum: //p')
+	echo "read-only image: before $before, after $after; guest read $guest"
+	if [ "$before" != "$after" ]; then
+		echo "the read-only image changed"
+		return 1
+	fi
+	if [ "$guest" != "$before" ]; then
+		echo "the guest read the read-only disk differently from its image"
+		return 1
+	fi
+}
+
+pvblk_test_discard() {
+	local w=$PVBLK_RUN/vm-$1 peak trimmed
+	pvblk_require pvblk_main_boot "$1" pvblk-main discard || return
+	peak=$(sed -n 's/^peak //p' "$w/alloc" 2>/dev/null)
+	trimmed=$(sed -n 's/^trimmed //p' "$w/alloc" 2>/dev/null)
+	echo "image allocation: ${peak:-?} bytes with the 64 MiB file, ${trimmed:-?} after rm + fstrim"
+	if [ -z "$peak" ] || [ -z "$trimmed" ]; then
+		echo "no allocation samples (the guest printed no discard markers?)"
+		return 1
+	fi
+	if [ $((peak - trimmed)) -lt $((48 * PVBLK_MiB)) ]; then
+		echo "fstrim gave back less than 48 MiB of the image"
+		return 1
+	fi
+}
+
+pvblk_test_backd_exit() {
+	local w=$PVBLK_RUN/vm-$1 rc
+	pvblk_main_boot "$1"
+	rc=$?
+	[ "$rc" -ne 77 ] || return 77
+	if [ ! -f "$w/backd.rc" ]; then
+		echo "pvio-backd never ran"
+		return 1
+	fi
+	tail -n 12 "$w/backd.log"
+	if [ "$(cat "$w/backd.rc")" != 0 ]; then
+		echo "pvio-backd exited $(cat "$w/backd.rc") after SIGTERM"
+		return 1
+	fi
+}
+
+# The file system the guest left must be clean and hold what it wrote.
+pvblk_test_fsck() {
+	local w=$PVBLK_RUN/vm-$1 rc
+	pvblk_main_boot "$1"
+	rc=$?
+	[ "$rc" -ne 77 ] || return 77
+	[ "$rc" -eq 0 ] || [ "$rc" -eq 1 ] || { echo "the guest did not finish (exit $rc)"; return 1; }
+	[ "$(cat "$w/backd.rc" 2>/dev/null)" = 0 ] ||
+		{ echo "pvio-backd did not exit cleanly: the image may be stale"; return 1; }
+	e2fsck -fn "$w/fs.img"
+	rc=$?
+	if [ $rc -ne 0 ]; then
+		echo "e2fsck -fn exited $rc"
+		return 1
+	fi
+}
+
+pvblk_test_files() {
+	local w=$PVBLK_RUN/vm-$1 rc sum path got n=0 bad=0
+	pvblk_main_boot "$1"
+	rc=$?
+	[ "$rc" -ne 77 ] || return 77
+	[ "$rc" -eq 0 ] || [ "$rc" -eq 1 ] || { echo "the guest did not finish (exit $rc)"; return 1; }
+	while read -r sum path; do
+		got=$(debugfs -R "cat /$path" "$w/fs.img" 2>/dev/null | sha256sum | cut -d' ' -f1)
+		n=$((n + 1))
+		if [ "$got" = "$sum" ]; then
+			echo "ok  /$path $sum"
+		else
+			echo "BAD /$path: guest $sum, image $got"
+			bad=1
+		fi
+	done < <(tr -d '\r' <"$w/console.log" | sed -n 's/^pvblk-sum: //p')
+	if [ $n -ne 8 ]; then
+		echo "expected 8 checksums from the guest, found $n"
+		return 1
+	fi
+	return $bad
+}
+
+# The boot against hostile backends for kernel $1, once.
+pvblk_garbage_boot() {
+	local ver=$1 w=$PVBLK_RUN/garbage-$1 tb=$TOP/build/tests/progs/test_backend
+	local sock rc spec name mode slot
+	local -a pids=() qargs=()
+	if [ -n "${PVBLK_GARBAGE_RC[$ver]:-}" ]; then
+		return "${PVBLK_GARBAGE_RC[$ver]}"
+	fi
+	PVBLK_GARBAGE_RC[$ver]=1
+	pvblk_can_boot "$ver" || { PVBLK_GARBAGE_RC[$ver]=77; return 77; }
+	make -C "$TOP" -s build/tests/progs/test_backend >/dev/null 2>&1
+	[ -x "$tb" ] || { echo "build/tests/progs/test_backend is not built"; return 1; }
+	pvblk_build "$ver" || return 1
+	rm -rf "$w" && mkdir -p "$w" || return 1
+	sock=$(mktemp -d /tmp/pvio-pvblk.XXXXXX) || return 1
+	for spec in badid:bad-id:10 dupid:dup-id:11 badstatus:bad-status:12 \
+		prodjump:prod-jump:13 silent:silent:14; do
+		IFS=: read -r name mode slot <<<"$spec"
+		"$tb" --socket "$sock/$name" --size $((16 * PVBLK_MiB)) --mode "$mode" \
+			--after 32 >"$w/$name.log" 2>&1 &
+		pids+=($!)
+		qargs+=(--qemu-arg -chardev --qemu-arg "socket,path=$sock/$name,id=$name"
+			--qemu-arg -device
+			--qemu-arg "ivshmem-doorbell,chardev=$name,vectors=2,addr=0x$slot")
+	done
+	for name in badid dupid badstatus prodjump silent; do
+		if ! pvblk_wait_for "$w/$name.log" '^test_backend: ready' 10; then
+			echo "test_backend ($name) did not start:"
+			cat "$w/$name.log"
+			kill "${pids[@]}" 2>/dev/null
+			wait "${pids[@]}" 2>/dev/null
+			rm -rf "$sock"
+			return 1
+		fi
+	done
+	"$TOP/tests/vm/pvio-vm-run" --kernel "/boot/vmlinuz-$ver" \
+		--module "$PVBLK_RUN/kmod-$ver/hypercall/kernel/pvio_ivshmem.ko" \
+		--module "$PVBLK_RUN/kmod-$ver/front/pvblk/pvblk.ko" \
+		--script "$TOP/tests/vm/guest/pvblk-garbage.sh" --timeout 180 \
+		--log "$w/console.log" "${qargs[@]}"
+	rc=$?
+	kill "${pids[@]}" 2>/dev/null
+	wait "${pids[@]}" 2>/dev/null
+	rm -rf "$sock"
+	PVBLK_GARBAGE_RC[$ver]=$rc
+	return "$rc"
+}
+
+# Remove what runs that are gone left behind.
+pvblk_clean_stale() {
+	local d pid
+	for d in "$TOP"/build/pvblk-run.*; do
+		[ -d "$d" ] || continue
+		pid=${d##*.}
+		[ "$pid" = $$ ] && continue
+		kill -0 "$pid" 2>/dev/null || rm -rf "$d"
+	done
+}
+
+pvblk_register() {
+	local kdir ver k any=0
+	while read -r kdir; do
+		[ -n "$kdir" ] || continue
+		any=1
+		ver=${kdir##*/linux-headers-}
+		k=$(echo "$ver" | cut -d. -f1,2)
+		t_run vm-pvblk-build-"$k" pvblk_test_build "$ver"
+		t_run vm-pvblk-fs-"$k" pvblk_require pvblk_main_boot "$ver" pvblk-main fs
+		t_run vm-pvblk-fio-"$k" pvblk_require pvblk_main_boot "$ver" pvblk-main fio
+		t_run vm-pvblk-multiqueue-"$k" pvblk_require pvblk_main_boot "$ver" pvblk-main \
+			multiqueue
+		t_run vm-pvblk-discard-"$k" pvblk_test_discard "$ver"
+		t_run vm-pvblk-reload-"$k" pvblk_require pvblk_main_boot "$ver" pvblk-main reload
+		t_run vm-pvblk-unplug-"$k" pvblk_require pvblk_main_boot "$ver" pvblk-main \
+			unplug rebind
+		t_run vm-pvblk-ro-"$k" pvblk_test_ro "$ver"
+		t_run vm-pvblk-unload-"$k" pvblk_require pvblk_main_boot "$ver" pvblk-main unload
+		t_run host-backd-sigterm-"$k" pvblk_test_backd_exit "$ver"
+		t_run host-image-fsck-"$k" pvblk_test_fsck "$ver"
+		t_run host-image-files-"$k" pvblk_test_files "$ver"
+		t_run vm-pvblk-garbage-"$k" pvblk_require pvblk_garbage_boot "$ver" \
+			pvblk-garbage bad-id
+		t_run vm-pvblk-garbage-modes-"$k" pvblk_require pvblk_garbage_boot "$ver" \
+			pvblk-garbage dup-id bad-status prod-jump unload
+		t_run vm-pvblk-removal-silent-backend-"$k" pvblk_require pvblk_garbage_boot \
+			"$ver" pvblk-garbage silent
+	done < <("$TOP/tools/pvio-kdir" --all 2>/dev/null)
+	if [ $any -eq 0 ]; then
+		t_run vm-pvblk sh -c 'echo "SKIP: no kernel headers with a matching /boot/vmlinuz (tools/pvio-deps)"; exit 77'
+	fi
+}
+
+pvblk_clean_stale
+pvblk_register
