@@ -103,8 +103,8 @@ deps:
 check: deps
 	@tests/run-all
 
-demo: deps all
-	@tools/pvio-demo
+demo: deps all modules
+	@KDIR=$(KDIR) tools/pvio-demo
 
 clean: modules-clean
 	rm -rf $(BUILD)

@@ -1,0 +1,134 @@
+# tools/pvio-vm, the launcher: what --print tells people who wire the VM up
+# themselves, usage errors, and two short real boots (data through
+# /dev/pvblk0 into the image; the guest's exit status coming back out).
+# Sourced by tests/run-all.
+
+LAUNCH_VM=$TOP/tools/pvio-vm
+LAUNCH_DIR=$TOP/build/launcher-test
+
+# --print: the pvio-backd command, the QEMU line and the libvirt <shmem>
+# elements must agree on each disk's socket and vector count.
+launcher_print() {
+	local out=$LAUNCH_DIR/print.out rd=$LAUNCH_DIR/rd rc
+	mkdir -p "$LAUNCH_DIR" || return 1
+	"$LAUNCH_VM" --print --run-dir "$rd" --disk /srv/a.img,queues=2 \
+		--disk /srv/b.img,ro >"$out" 2>&1
+	rc=$?
+	cat "$out"
+	[ $rc -eq 0 ] || { echo "--print exited $rc"; return 1; }
+	local want
+	for want in \
+		"pvio-backd --blk /srv/a.img --queues 2 --socket $rd/pvio0.sock --blk /srv/b.img --ro --queues 1 --socket $rd/pvio1.sock" \
+		"qemu-system-x86_64 -machine q35 " \
+		"-chardev socket,path=$rd/pvio0.sock,id=pvio0 -device ivshmem-doorbell,chardev=pvio0,vectors=3," \
+		"-chardev socket,path=$rd/pvio1.sock,id=pvio1 -device ivshmem-doorbell,chardev=pvio1,vectors=2," \
+		"<shmem name='pvio0'>" "<shmem name='pvio1'>" \
+		"<model type='ivshmem-doorbell'/>" \
+		"<server path='$rd/pvio0.sock'/>" "<server path='$rd/pvio1.sock'/>" \
+		"<msi vectors='3' ioeventfd='on'/>" "<msi vectors='2' ioeventfd='on'/>"; do
+		grep -qF -- "$want" "$out" || { echo "missing from --print: $want"; return 1; }
+	done
+	# The XML pairs each socket with its own vector count.
+	if ! grep -A1 "<server path='$rd/pvio0.sock'/>" "$out" | grep -qF "<msi vectors='3'"; then
+		echo "pvio0's <shmem> does not have 3 vectors"
+		return 1
+	fi
+	[ ! -e "$rd" ] || { echo "--print created $rd"; return 1; }
+}
+
+launcher_bad_option() {
+	local rc
+	"$LAUNCH_VM" --no-such-option 2>&1
+	rc=$?
+	[ $rc -eq 2 ] || { echo "expected exit 2, got $rc"; return 1; }
+	"$LAUNCH_VM" --disk x.img,queues=0 2>&1
+	rc=$?
+	[ $rc -eq 2 ] || { echo "queues=0: expected exit 2, got $rc"; return 1; }
+	"$LAUNCH_VM" 2>&1
+	rc=$?
+	[ $rc -eq 2 ] || { echo "no --disk: expected exit 2, got $rc"; return 1; }
+}
+
+launcher_missing_image() {
+	local out rc
+	mkdir -p "$LAUNCH_DIR" && echo 'exit 0' >"$LAUNCH_DIR/true.sh" || return 1
+	out=$("$LAUNCH_VM" --disk "$LAUNCH_DIR/no-such.img" --script "$LAUNCH_DIR/true.sh" 2>&1)
+	rc=$?
+	echo "$out"
+	[ $rc -eq 1 ] || { echo "expected exit 1, got $rc"; return 1; }
+	echo "$out" | grep -q "disk image '$LAUNCH_DIR/no-such.img' does not exist" ||
+		{ echo "no clear message about the missing image"; return 1; }
+}
+
+# Print SKIP and return 77 unless a guest can boot here; build what the
+# launcher needs.
+launcher_ready() {
+	local kdir
+	command -v qemu-system-x86_64 >/dev/null ||
+		{ echo "SKIP: qemu-system-x86_64 not installed (tools/pvio-deps)"; return 77; }
+	kdir=$("$TOP/tools/pvio-kdir") ||
+		{ echo "SKIP: no kernel headers with a matching /boot/vmlinuz"; return 77; }
+	[ -r "/boot/vmlinuz-${kdir##*/linux-headers-}" ] ||
+		{ echo "SKIP: /boot/vmlinuz-${kdir##*/linux-headers-} missing"; return 77; }
+	make -C "$TOP" -s build/pvio-backd || return 1
+	if [ ! -f "$TOP/front/pvblk/pvblk.ko" ] || [ ! -f "$TOP/hypercall/kernel/pvio_ivshmem.ko" ]; then
+		make -C "$TOP" -s modules || return 1
+	fi
+	mkdir -p "$LAUNCH_DIR"
+}
+
+# A guest writes a pattern to /dev/pvblk0 and reads it back; the host then
+# finds it in the image, and nothing is left running or lying around.
+launcher_boot() {
+	launcher_ready || return
+	local img=$LAUNCH_DIR/boot.img rd=$LAUNCH_DIR/boot-run script=$LAUNCH_DIR/boot.sh rc
+	rm -rf "$rd" && mkdir -p "$rd" && rm -f "$img" && truncate -s 16M "$img" || return 1
+	cat >"$script" <<'EOF'
+[ -b /dev/pvblk0 ] || { echo "no /dev/pvblk0"; exit 10; }
+i=0
+while [ $i -lt 64 ]; do echo "pvio-launcher-block-$i"; i=$((i + 1)); done >/tmp/pat
+dd if=/tmp/pat of=/tmp/pat.pad bs=4096 conv=sync 2>/dev/null
+dd if=/tmp/pat.pad of=/dev/pvblk0 bs=4096 seek=256 oflag=direct 2>/dev/null || exit 11
+dd if=/dev/pvblk0 of=/tmp/back bs=4096 skip=256 count=1 iflag=direct 2>/dev/null || exit 12
+cmp /tmp/pat.pad /tmp/back || { echo "read back differs"; exit 13; }
+echo "launcher-guest: wrote and read back 4096 bytes"
+exit 0
+EOF
+	"$LAUNCH_VM" --no-tools --disk "$img" --run-dir "$rd" --script "$script" \
+		--timeout 60 --log "$LOGDIR/launcher-boot.console.log"
+	rc=$?
+	[ $rc -ne 77 ] || return 77
+	[ $rc -eq 0 ] || { echo "pvio-vm exited $rc"; return 1; }
+	grep -q 'launcher-guest: wrote and read back' "$LOGDIR/launcher-boot.console.log" ||
+		{ echo "the guest's success line is not in the console log"; return 1; }
+	dd if="$img" bs=4096 skip=256 count=1 2>/dev/null | grep -q '^pvio-launcher-block-63$' ||
+		{ echo "the pattern is not in the image at 1 MiB"; return 1; }
+	[ ! -e "$rd/pvio0.sock" ] || { echo "socket $rd/pvio0.sock left behind"; return 1; }
+	if pgrep -f "pvio-backd --blk $img" >/dev/null; then
+		echo "pvio-backd still running after pvio-vm exited"
+		return 1
+	fi
+	grep -q '^pvio-backd: ready' "$LOGDIR/launcher-boot.console.log.backd" ||
+		{ echo "no backend log"; return 1; }
+	echo "host: pattern found in the image; backend stopped; socket removed"
+}
+
+# The guest script's status is pvio-vm's.
+launcher_status() {
+	launcher_ready || return
+	local img=$LAUNCH_DIR/status.img script=$LAUNCH_DIR/status.sh rc
+	rm -f "$img" && truncate -s 16M "$img" || return 1
+	printf '%s\n' '[ -b /dev/pvblk0 ] || exit 10' 'exit 5' >"$script"
+	"$LAUNCH_VM" --no-tools --disk "$img" --script "$script" --timeout 60 \
+		--log "$LOGDIR/launcher-status.console.log"
+	rc=$?
+	[ $rc -ne 77 ] || return 77
+	[ $rc -eq 5 ] || { echo "expected exit 5, got $rc"; return 1; }
+	echo "guest status 5 passed through"
+}
+
+t_run launcher-print launcher_print
+t_run launcher-bad-option launcher_bad_option
+t_run launcher-missing-image launcher_missing_image
+t_run launcher-vm-boot-pvblk launcher_boot
+t_run launcher-vm-exit-status launcher_status
