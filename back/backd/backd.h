@@ -23,6 +23,11 @@
 #define BACKD_MAX_QUEUES 32u
 #define BACKD_MAX_DEPTH 4096u
 #define BACKD_DEFAULT_DEPTH 64u
+/* How long an IO thread keeps looking at an emptied request ring before it
+ * sleeps on the doorbell (--idle-poll-us). A frontend that submits again
+ * within it needs no doorbell; see the option's help for the trade-off. */
+#define BACKD_DEFAULT_IDLE_POLL_US 50u
+#define BACKD_MAX_IDLE_POLL_US 10000u
 #define BACKD_MAX_SEGS 32u
 #define BACKD_SEG_BYTES (128u * 1024u)
 #define BACKD_MAX_TRANSFER_SECTORS 256u

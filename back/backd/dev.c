@@ -209,6 +209,7 @@ static void dev_connect(struct backd_dev *d)
 	cfg.lim = d->lim;
 	cfg.features = feats;
 	cfg.poll = d->poll;
+	cfg.idle_poll_us = d->idle_poll_us;
 	cfg.rl = &d->rl;
 	cfg.notify = dev_notify;
 	cfg.broken = dev_broken;
@@ -367,6 +368,7 @@ static void dev_fill_config(struct backd_dev *d)
  * @idx: device number, for its name
  * @o: options
  * @poll: spin instead of sleeping in the IO threads
+ * @idle_poll_us: how long IO threads look at an emptied ring before sleeping
  *
  * Every failure is logged with a message naming the problem.
  *
@@ -374,7 +376,8 @@ static void dev_fill_config(struct backd_dev *d)
  * Return: 0 or a negative errno.
  */
 int backd_dev_open(struct backd_dev *d, unsigned int idx,
-		   const struct backd_dev_opts *o, bool poll)
+		   const struct backd_dev_opts *o, bool poll,
+		   unsigned int idle_poll_us)
 {
 	struct pvio_ivshmem_server_opts so;
 	struct pvio_region_layout_params p;
@@ -384,6 +387,7 @@ int backd_dev_open(struct backd_dev *d, unsigned int idx,
 	snprintf(d->name, sizeof(d->name), "dev%u", idx);
 	d->o = *o;
 	d->poll = poll;
+	d->idle_poll_us = idle_poll_us;
 	d->peer = -1;
 	pthread_mutex_init(&d->srv_lock, NULL);
 	backd_ratelimit_init(&d->rl);

@@ -492,6 +492,39 @@ static inline void eq_relax(void)
 #endif
 }
 
+static uint64_t eq_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/*
+ * The ring just ran empty: look at it for up to idle_poll_us before paying
+ * for a doorbell (a VM exit in the guest, a wake-up here). A frontend that
+ * is the slower side submits again within a few tens of microseconds, so
+ * most of its requests then need no doorbell at all.
+ * Return: true if requests arrived (or the ring broke: the caller's next
+ * take reports it), false once the time is up.
+ */
+static bool eq_idle_poll(struct eq *q)
+{
+	uint64_t end;
+
+	if (!q->e->cfg.idle_poll_us)
+		return false;
+	end = eq_now_ns() + (uint64_t)q->e->cfg.idle_poll_us * 1000u;
+	do {
+		for (int i = 0; i < 64; i++) {
+			if (pvio_cons_avail(&q->req) != 0)
+				return true;
+			eq_relax();
+		}
+	} while (eq_now_ns() < end);
+	return false;
+}
+
 static void *eq_thread(void *arg)
 {
 	struct eq *q = arg;
@@ -518,6 +551,17 @@ static void *eq_thread(void *arg)
 			continue;
 		if (e->cfg.poll && !idle && !q->rsp_blocked) {
 			eq_relax();
+			continue;
+		}
+		if (!idle && !q->rsp_blocked && q->inflight == 0 &&
+		    eq_idle_poll(q))
+			continue;
+		if (!idle && !q->rsp_blocked && q->inflight > 0) {
+			/* IO in flight will wake us with a completion, and
+			 * every wake-up looks at the request ring: leave the
+			 * event index unarmed so the frontend need not ring
+			 * while we are busy anyway. */
+			io_uring_submit_and_wait(&q->ring, 1);
 			continue;
 		}
 		if (!idle && !q->rsp_blocked) {

@@ -27,7 +27,8 @@ static const char backd_help[] =
 "\n"
 "SYNOPSIS\n"
 "    pvio-backd --blk PATH [--ro] [--queues N] [--queue-depth D] --socket SOCK\n"
-"               [--blk PATH2 ... --socket SOCK2 ...] [--poll] [--foreground]\n"
+"               [--blk PATH2 ... --socket SOCK2 ...] [--poll]\n"
+"               [--idle-poll-us N] [--foreground]\n"
 "    pvio-backd --help\n"
 "\n"
 "DESCRIPTION\n"
@@ -70,6 +71,15 @@ static const char backd_help[] =
 "    --poll\n"
 "        IO threads spin on their rings instead of sleeping on doorbells:\n"
 "        lowest latency, one busy CPU per queue. Applies to every device.\n"
+"    --idle-poll-us N\n"
+"        When a queue's request ring runs empty and no IO is in flight,\n"
+"        its IO thread keeps looking at the ring for up to N microseconds\n"
+"        before it asks for a doorbell and sleeps, 0..10000. A frontend\n"
+"        that submits again within that time needs no doorbell (no VM exit\n"
+"        in the guest, no wake-up here): fewer doorbells and lower latency\n"
+"        for up to N us of CPU per idle period. While IO is in flight the\n"
+"        thread never asks for a doorbell: each completion wakes it and it\n"
+"        looks at the ring then. 0 sleeps at once. Default: 50.\n"
 "    --foreground\n"
 "        Accepted for compatibility: the daemon always runs in the\n"
 "        foreground (use a service manager to run it in the background).\n"
@@ -140,10 +150,11 @@ static unsigned int backd_parse_uint(const char *opt, const char *s,
 }
 
 enum { OPT_BLK = 256, OPT_RO, OPT_QUEUES, OPT_DEPTH, OPT_SOCKET, OPT_POLL,
-       OPT_FOREGROUND };
+       OPT_IDLE_POLL, OPT_FOREGROUND };
 
 static unsigned int backd_parse(int argc, char **argv,
-				struct backd_dev_opts *devs, bool *poll)
+				struct backd_dev_opts *devs, bool *poll,
+				unsigned int *idle_poll_us)
 {
 	static const struct option opts[] = {
 		{ "blk", required_argument, NULL, OPT_BLK },
@@ -152,6 +163,7 @@ static unsigned int backd_parse(int argc, char **argv,
 		{ "queue-depth", required_argument, NULL, OPT_DEPTH },
 		{ "socket", required_argument, NULL, OPT_SOCKET },
 		{ "poll", no_argument, NULL, OPT_POLL },
+		{ "idle-poll-us", required_argument, NULL, OPT_IDLE_POLL },
 		{ "foreground", no_argument, NULL, OPT_FOREGROUND },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -162,7 +174,8 @@ static unsigned int backd_parse(int argc, char **argv,
 
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
-		if (c != OPT_BLK && c != OPT_POLL && c != OPT_FOREGROUND &&
+		if (c != OPT_BLK && c != OPT_POLL && c != OPT_IDLE_POLL &&
+		    c != OPT_FOREGROUND &&
 		    c != 'h' && c != '?' && c != ':' && !cur)
 			backd_usage_error("%s given before any --blk", argv[optind - 1]);
 		switch (c) {
@@ -194,6 +207,10 @@ static unsigned int backd_parse(int argc, char **argv,
 			break;
 		case OPT_POLL:
 			*poll = true;
+			break;
+		case OPT_IDLE_POLL:
+			*idle_poll_us = backd_parse_uint("--idle-poll-us", optarg,
+							0, BACKD_MAX_IDLE_POLL_US);
 			break;
 		case OPT_FOREGROUND:
 			break;
@@ -236,11 +253,12 @@ int main(int argc, char **argv)
 	struct epoll_event evs[16];
 	struct signalfd_siginfo si;
 	bool poll = false, running = true;
+	unsigned int idle_poll_us = BACKD_DEFAULT_IDLE_POLL_US;
 	unsigned int n, i, opened = 0;
 	sigset_t sigs;
 	int ep, sfd, k, nev, exit_code = 0;
 
-	n = backd_parse(argc, argv, opts, &poll);
+	n = backd_parse(argc, argv, opts, &poll, &idle_poll_us);
 
 	/* Blocked before any thread exists, so every thread inherits it and
 	 * only the signalfd sees these signals. */
@@ -260,7 +278,7 @@ int main(int argc, char **argv)
 	if (backd_epoll_add(ep, sfd, TAG_SIGNAL))
 		return 1;
 	for (i = 0; i < n; i++) {
-		if (backd_dev_open(&devs[i], i, &opts[i], poll)) {
+		if (backd_dev_open(&devs[i], i, &opts[i], poll, idle_poll_us)) {
 			exit_code = 1;
 			break;
 		}
