@@ -16,35 +16,19 @@ kernel_can_build() {
 	fi
 }
 
-# Print a SKIP line and return 77 unless a guest can be booted here.
-kernel_can_boot() {
-	local kdir
-	if ! command -v qemu-system-x86_64 >/dev/null; then
-		echo "SKIP: qemu-system-x86_64 not installed (tools/pvio-deps)"
-		return 77
-	fi
-	if ! kdir=$("$TOP/tools/pvio-kdir"); then
-		echo "SKIP: no kernel headers with a matching /boot/vmlinuz (tools/pvio-deps)"
-		return 77
-	fi
-	if [ ! -r "/boot/vmlinuz-${kdir##*/linux-headers-}" ]; then
-		echo "SKIP: kernel image /boot/vmlinuz-${kdir##*/linux-headers-} missing"
-		return 77
-	fi
-}
-
-# Build every module from scratch with W=1 and sparse, in a private copy of
-# the tree: a clean build shows every warning without deleting objects that
-# others are using in the shared tree.
+# Build every module from scratch with W=1 and sparse against kernel
+# headers $1, in a private copy of the tree: a clean build shows every
+# warning without deleting objects that others are using in the shared tree.
 kernel_build_w1_sparse() {
 	kernel_can_build || return
-	local dir=$TOP/build/kmod-w1-sparse out=$TOP/build/kmod-w1-sparse.out bad
+	local kdir=$1 ver=${1##*/linux-headers-}
+	local dir=$TOP/build/kmod-w1-sparse-$ver out=$TOP/build/kmod-w1-sparse-$ver.out bad
 	rm -rf "$dir" && mkdir -p "$dir" || return 1
 	(cd "$TOP" && tar -c --exclude=./build --exclude=./.git \
 		--exclude='*.o' --exclude='*.ko' --exclude='*.mod' \
 		--exclude='*.mod.c' --exclude='.*.cmd' --exclude=Module.symvers \
 		--exclude=modules.order .) | tar -x -C "$dir" || return 1
-	make -C "$dir" modules W=1 C=1 >"$out" 2>&1
+	make -C "$dir" modules KDIR="$kdir" W=1 C=1 >"$out" 2>&1
 	local rc=$?
 	cat "$out"
 	if [ $rc -ne 0 ]; then
@@ -63,17 +47,21 @@ kernel_build_w1_sparse() {
 		echo "kmod-build-w1-sparse: sparse did not run (no CHECK lines)"
 		return 1
 	fi
-	if [ ! -f "$dir/ring/pvio_ring_test.ko" ]; then
-		echo "kmod-build-w1-sparse: ring/pvio_ring_test.ko was not built"
-		return 1
-	fi
-	echo "kmod-build-w1-sparse: clean"
+	local ko
+	for ko in ring/pvio_ring_test.ko hypercall/kernel/pvio_ivshmem.ko \
+		front/pvblk/pvblk.ko; do
+		if [ ! -f "$dir/$ko" ]; then
+			echo "kmod-build-w1-sparse: $ko was not built"
+			return 1
+		fi
+	done
+	echo "kmod-build-w1-sparse: clean against $ver"
 }
 
 # Load the ring self-test module in a guest; it runs every ring check in
 # kernel space, including the two-kthread stress.
 kernel_vm_ring_selftest() {
-	kernel_can_boot || return
+	t_guest_can_boot || return
 	local log=$LOGDIR/vm-ring-selftest.console.log rc
 	make -C "$TOP" -s modules || return 1
 	"$KERNEL_VM_RUN" --module "$TOP/ring/pvio_ring_test.ko" \
@@ -94,7 +82,7 @@ kernel_vm_ring_selftest() {
 # The harness must pass the guest script's status through, and with it the
 # --kmod (dependency resolution) and --file (ELF + shared libraries) paths.
 kernel_vm_harness_status() {
-	kernel_can_boot || return
+	t_guest_can_boot || return
 	local script=$TOP/build/vm-harness-status.sh rc
 	mkdir -p "$TOP/build"
 	cat >"$script" <<'EOF'
@@ -120,7 +108,7 @@ EOF
 
 # A kernel WARNING in the console must fail a guest whose script passed.
 kernel_vm_harness_warning() {
-	kernel_can_boot || return
+	t_guest_can_boot || return
 	local script=$TOP/build/vm-harness-warning.sh rc
 	mkdir -p "$TOP/build"
 	printf '%s\n' 'echo "WARNING: CPU: 0 PID: 1 at fake" >/dev/kmsg' 'exit 0' >"$script"
@@ -135,7 +123,11 @@ kernel_vm_harness_warning() {
 	echo "vm-harness-detects-kernel-warning: flagged"
 }
 
-t_run kmod-build-w1-sparse kernel_build_w1_sparse
+# Every kernel with headers and image (Debian's 6.1 and 6.12 here).
+for kdir in $("$TOP/tools/pvio-kdir" --all); do
+	t_run "kmod-build-w1-sparse-${kdir##*/linux-headers-}" kernel_build_w1_sparse "$kdir"
+done
+unset kdir
 t_run vm-ring-selftest kernel_vm_ring_selftest
 t_run vm-harness-detects-failure kernel_vm_harness_status
 t_run vm-harness-detects-kernel-warning kernel_vm_harness_warning

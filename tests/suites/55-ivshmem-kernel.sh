@@ -8,23 +8,6 @@ IVSK_LOG=$LOGDIR/vm-ivshmem-kernel
 IVSK_BOOTED=''
 IVSK_RC=''
 
-# Print a SKIP line and return 77 unless a guest can be booted here.
-ivsk_can_boot() {
-	local kdir
-	if ! command -v qemu-system-x86_64 >/dev/null; then
-		echo "SKIP: qemu-system-x86_64 not installed (tools/pvio-deps)"
-		return 77
-	fi
-	if ! kdir=$("$TOP/tools/pvio-kdir"); then
-		echo "SKIP: no kernel headers with a matching /boot/vmlinuz (tools/pvio-deps)"
-		return 77
-	fi
-	if [ ! -r "/boot/vmlinuz-${kdir##*/linux-headers-}" ]; then
-		echo "SKIP: kernel image /boot/vmlinuz-${kdir##*/linux-headers-} missing"
-		return 77
-	fi
-}
-
 # Build the module alone, in a private copy of what it needs, so that a
 # half-written module elsewhere in the shared tree cannot break this test.
 ivsk_build_module() {
@@ -62,7 +45,7 @@ ivsk_boot() {
 	IVSK_BOOTED=1 IVSK_RC=1
 	local helper=$TOP/build/tests/progs/ivshmem_region tmp rc name mode vec slot period spec
 	local -a pids=() qargs=()
-	ivsk_can_boot || { IVSK_RC=77; return 77; }
+	t_guest_can_boot || { IVSK_RC=77; return 77; }
 	make -C "$TOP" -s build/tests/progs/ivshmem_region || return 1
 	ivsk_build_module || return 1
 

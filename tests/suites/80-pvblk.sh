@@ -32,22 +32,6 @@ pvblk_wait_for() {
 	return 1
 }
 
-# Print a SKIP line and return 77 unless a guest of kernel $1 can boot.
-pvblk_can_boot() {
-	if ! command -v qemu-system-x86_64 >/dev/null; then
-		echo "SKIP: qemu-system-x86_64 not installed (tools/pvio-deps)"
-		return 77
-	fi
-	if [ ! -r "/boot/vmlinuz-$1" ]; then
-		echo "SKIP: kernel image /boot/vmlinuz-$1 missing"
-		return 77
-	fi
-	if [ ! -f "/usr/src/linux-headers-$1/Makefile" ]; then
-		echo "SKIP: no headers for $1 (/usr/src/linux-headers-$1)"
-		return 77
-	fi
-}
-
 # Build pvio_ivshmem.ko and pvblk.ko for kernel $1 into
 # $PVBLK_RUN/kmod-$1; once per kernel.
 pvblk_build() {
@@ -73,7 +57,7 @@ pvblk_build() {
 }
 
 pvblk_test_build() {
-	pvblk_can_boot "$1" || return
+	t_guest_can_boot "$1" || return
 	pvblk_build "$1" || return
 	modinfo -F vermagic "$PVBLK_RUN/kmod-$1/front/pvblk/pvblk.ko"
 	modinfo -F vermagic "$PVBLK_RUN/kmod-$1/front/pvblk/pvblk.ko" | grep -q "^$1 " || {
@@ -103,7 +87,7 @@ pvblk_main_boot() {
 		return "${PVBLK_MAIN_RC[$ver]}"
 	fi
 	PVBLK_MAIN_RC[$ver]=1
-	pvblk_can_boot "$ver" || { PVBLK_MAIN_RC[$ver]=77; return 77; }
+	t_guest_can_boot "$ver" || { PVBLK_MAIN_RC[$ver]=77; return 77; }
 	make -C "$TOP" -s build/pvio-backd >/dev/null 2>&1
 	if [ ! -x "$TOP/build/pvio-backd" ]; then
 		echo "build/pvio-backd is not built (make build/pvio-backd failed)"
@@ -295,7 +279,7 @@ pvblk_garbage_boot() {
 		return "${PVBLK_GARBAGE_RC[$ver]}"
 	fi
 	PVBLK_GARBAGE_RC[$ver]=1
-	pvblk_can_boot "$ver" || { PVBLK_GARBAGE_RC[$ver]=77; return 77; }
+	t_guest_can_boot "$ver" || { PVBLK_GARBAGE_RC[$ver]=77; return 77; }
 	make -C "$TOP" -s build/tests/progs/test_backend >/dev/null 2>&1
 	[ -x "$tb" ] || { echo "build/tests/progs/test_backend is not built"; return 1; }
 	pvblk_build "$ver" || return 1
