@@ -55,7 +55,7 @@ od -A d -t x1 -j $((2048 * 512)) -N 16 good.img
 [ "$(stat -c %s good.img)" -eq $((64 * 1024 * 1024)) ] || fail "good.img changed size"
 
 kill -USR1 "$backd_pid"
-wait_for backd.log 'dev2: queue 0: requests [1-9][0-9]*, read [1-9]' 5 ||
+t_wait_for backd.log 'dev2: queue 0: requests [1-9][0-9]*, read [1-9]' 5 ||
 	fail "SIGUSR1 printed no statistics"
 stop_backd
 grep -q 'dev1: .*O_DIRECT\|dev1: ro.img: .*direct IO' backd.log || fail "no IO mode logged"

@@ -25,23 +25,14 @@ backd_cleanup() {
 	rm -rf "$tmp"
 }
 trap backd_cleanup EXIT
+# shellcheck source=tests/lib/common.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../lib/common.sh"
 
 fail() {
 	echo "FAIL: $*"
 	echo "--- daemon log"
 	cat "$tmp/backd.log" 2>/dev/null
 	exit 1
-}
-
-# wait_for FILE REGEX SECONDS [PID]: give up early if PID has exited.
-wait_for() {
-	local i
-	for ((i = 0; i < $3 * 10; i++)); do
-		grep -Eq "$2" "$1" 2>/dev/null && return 0
-		[ -n "${4:-}" ] && ! kill -0 "$4" 2>/dev/null && return 1
-		sleep 0.1
-	done
-	return 1
 }
 
 # start_backd ARGS...: run the daemon in the background, wait for "ready".
@@ -51,7 +42,7 @@ start_backd() {
 	: >"$tmp/backd.log"
 	"$BACKD" "$@" >"$tmp/backd.out" 2>"$tmp/backd.log" &
 	backd_pid=$!
-	wait_for "$tmp/backd.log" '^pvio-backd: ready$' 20 "$backd_pid" ||
+	t_wait_for "$tmp/backd.log" '^pvio-backd: ready$' 20 "$backd_pid" ||
 		fail "pvio-backd did not get ready"
 }
 

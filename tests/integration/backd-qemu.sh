@@ -30,34 +30,20 @@ exec 3<>mon
 	-monitor stdio <&3 >qemu.log 2>&1 &
 qemu_pid=$!
 
-wait_for backd.log 'dev0: frontend peer [0-9]+ joined' 30 "$qemu_pid" ||
+t_wait_for backd.log 'dev0: frontend peer [0-9]+ joined' 30 "$qemu_pid" ||
 	{ tr -d '\r' <qemu.log | tail; fail "QEMU never joined"; }
 peer=$(sed -n 's/.*dev0: frontend peer \([0-9]*\) joined.*/\1/p' backd.log | head -n 1)
 echo "daemon saw QEMU join as peer $peer"
 
-bar2=''
-for ((i = 0; i < 60; i++)); do
-	: >qemu.log
-	echo "info pci" >&3
-	sleep 0.5
-	out=$(tr -d '\r\0' <qemu.log)
-	bar2=$(sed -n '/PCI device 1af4:1110/,/id ""/s/.*BAR2: 64 bit prefetchable memory at \(0x[0-9a-f]*\) \[\(0x[0-9a-f]*\)\].*/\1 \2/p' <<<"$out")
-	[ -n "$bar2" ] && [ "${bar2%% *}" != 0xffffffffffffffff ] && break
-	bar2=''
-done
-grep -q 'PCI device 1af4:1110' <<<"$out" || fail "info pci does not list 1af4:1110"
-[ -n "$bar2" ] || fail "BAR2 of 1af4:1110 never got an address"
-start=${bar2%% *} end=${bar2##* }
-bar_size=$(( end - start + 1 ))
-echo "BAR2 at $start..$end ($bar_size bytes), region $size bytes"
+QMON_LOG=qemu.log
+qemu_ivshmem_bar2 >bar2.why || fail "$(cat bar2.why)"
+start=$BAR2_START bar_size=$BAR2_SIZE
+echo "BAR2 at $start ($bar_size bytes), region $size bytes"
 [ "$bar_size" -eq "$size" ] || fail "BAR2 is $bar_size bytes, region is $size"
 
 # xp ADDR: one 64-bit word of guest-physical memory.
 xp() {
-	: >qemu.log
-	printf 'xp /1xg 0x%x\n' "$1" >&3
-	wait_for qemu.log ': 0x[0-9a-f]+' 10 || fail "no xp output"
-	tr -d '\r\0' <qemu.log | sed -n 's/.*: \(0x[0-9a-f]*\).*/\1/p' | head -n 1
+	qemu_xp "$1" || fail "no xp output"
 }
 magic=$(xp "$start")
 echo "region magic as QEMU sees it: $magic"
@@ -71,7 +57,7 @@ w=$(xp $((start + 64)))
 echo quit >&3
 wait "$qemu_pid"
 qemu_pid=''
-wait_for backd.log "dev0: frontend peer $peer left; region laid out again" 10 ||
+t_wait_for backd.log "dev0: frontend peer $peer left; region laid out again" 10 ||
 	fail "daemon did not see QEMU leave"
 stop_backd
 echo PASS

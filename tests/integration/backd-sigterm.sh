@@ -12,7 +12,7 @@ start_backd --blk disk.img --socket pv.sock --queue-depth 32
 "$HF" stream pv.sock expect.bin >hf.log 2>&1 &
 hf_pid=$!
 extra_cleanup='kill -KILL $hf_pid 2>/dev/null'
-wait_for hf.log '^phase1 done' 20 "$hf_pid" || { cat hf.log; fail "client never finished phase 1"; }
+t_wait_for hf.log '^phase1 done' 20 "$hf_pid" || { cat hf.log; fail "client never finished phase 1"; }
 sleep 0.5
 kill -0 "$hf_pid" || { cat hf.log; fail "client died while streaming"; }
 stop_backd

@@ -34,23 +34,14 @@ cleanup() {
 	rm -rf "$tmp"
 }
 trap cleanup EXIT
+# shellcheck source=tests/lib/common.sh
+. "$TOP/tests/lib/common.sh"
 
 fail() {
 	echo "FAIL: $*"
 	echo "--- server log"; cat "$tmp/srv.log"
 	echo "--- qemu log"; tr -d '\r' <"$tmp/qemu.log" 2>/dev/null | tail -n 40
 	exit 1
-}
-
-# wait_for FILE REGEX SECONDS [PID]: give up early if PID has exited.
-wait_for() {
-	local i
-	for ((i = 0; i < $3 * 10; i++)); do
-		grep -Eq "$2" "$1" 2>/dev/null && return 0
-		[ -n "${4:-}" ] && ! kill -0 "$4" 2>/dev/null && return 1
-		sleep 0.1
-	done
-	return 1
 }
 
 # The value ivshmem_serve stores at byte offset $1 (see region_pattern()).
@@ -60,7 +51,7 @@ pattern() {
 
 "$SERVE" "$tmp/sock" "$SIZE" "$VECTORS" 1 >"$tmp/srv.log" 2>&1 &
 srv_pid=$!
-wait_for "$tmp/srv.log" '^listening' 10 "$srv_pid" || fail "server did not start"
+t_wait_for "$tmp/srv.log" '^listening' 10 "$srv_pid" || fail "server did not start"
 
 mkfifo "$tmp/mon"
 exec 3<>"$tmp/mon"
@@ -70,35 +61,21 @@ exec 3<>"$tmp/mon"
 	-monitor stdio <&3 >"$tmp/qemu.log" 2>&1 &
 qemu_pid=$!
 
-wait_for "$tmp/srv.log" '^peer [0-9]+ joined' 30 "$qemu_pid" ||
+t_wait_for "$tmp/srv.log" '^peer [0-9]+ joined' 30 "$qemu_pid" ||
 	fail "QEMU never joined (exited: $(kill -0 "$qemu_pid" 2>/dev/null && echo no || echo yes))"
 peer=$(sed -n 's/^peer \([0-9]*\) joined/\1/p' "$tmp/srv.log" | head -n 1)
 echo "server saw QEMU join as peer $peer"
 
 # The firmware assigns BAR addresses shortly after start; ask until it has.
-bar2=''
-for ((i = 0; i < 60; i++)); do
-	: >"$tmp/qemu.log"
-	echo "info pci" >&3
-	sleep 0.5
-	out=$(tr -d '\r\0' <"$tmp/qemu.log")
-	bar2=$(sed -n '/PCI device 1af4:1110/,/id ""/s/.*BAR2: 64 bit prefetchable memory at \(0x[0-9a-f]*\) \[\(0x[0-9a-f]*\)\].*/\1 \2/p' <<<"$out")
-	[ -n "$bar2" ] && [ "${bar2%% *}" != 0xffffffffffffffff ] && break
-	bar2=''
-done
-grep -q 'PCI device 1af4:1110' <<<"$out" || fail "info pci does not list 1af4:1110"
-[ -n "$bar2" ] || fail "BAR2 of 1af4:1110 never got an address"
-start=${bar2%% *} end=${bar2##* }
-bar_size=$(( end - start + 1 ))
-echo "BAR2 at $start..$end ($bar_size bytes)"
+QMON_LOG=$tmp/qemu.log
+qemu_ivshmem_bar2 >"$tmp/bar2.why" || fail "$(cat "$tmp/bar2.why")"
+start=$BAR2_START bar_size=$BAR2_SIZE
+echo "BAR2 at $start ($bar_size bytes)"
 [ "$bar_size" -eq "$SIZE" ] || fail "BAR2 is $bar_size bytes, region is $SIZE"
 
 # The region behind BAR2 is the server's memfd: read both ends of it.
 for off in 0 8 $((SIZE / 2)) $((SIZE - 8)); do
-	: >"$tmp/qemu.log"
-	printf 'xp /1xg 0x%x\n' $(( start + off )) >&3
-	wait_for "$tmp/qemu.log" ': 0x[0-9a-f]+' 10 || fail "no xp output"
-	got=$(tr -d '\r\0' <"$tmp/qemu.log" | sed -n 's/.*: \(0x[0-9a-f]*\).*/\1/p' | head -n 1)
+	got=$(qemu_xp $(( start + off ))) || fail "no xp output"
 	want=$(pattern "$off")
 	[ "$((got))" -eq "$((want))" ] || fail "region offset $off: QEMU sees $got, server wrote $want"
 	echo "offset $off: $got ok"
@@ -118,6 +95,6 @@ echo "second QEMU refused: $(tr -d '\r' <"$tmp/qemu2.log" | head -n 1)"
 echo quit >&3
 wait "$qemu_pid"
 qemu_pid=''
-wait_for "$tmp/srv.log" "^peer $peer left" 10 || fail "server did not see QEMU leave"
+t_wait_for "$tmp/srv.log" "^peer $peer left" 10 || fail "server did not see QEMU leave"
 echo "server saw peer $peer leave"
 echo "PASS"

@@ -26,16 +26,6 @@ ivsk_build_module() {
 	}
 }
 
-# wait_for FILE REGEX SECONDS
-ivsk_wait_for() {
-	local i
-	for ((i = 0; i < $3 * 10; i++)); do
-		grep -Eq "$2" "$1" 2>/dev/null && return 0
-		sleep 0.1
-	done
-	return 1
-}
-
 # Boot the guest once with four devices; later calls return the first
 # boot's status. Host helper logs: $IVSK_LOG.<name>.log.
 ivsk_boot() {
@@ -61,7 +51,7 @@ ivsk_boot() {
 			--qemu-arg "ivshmem-doorbell,chardev=$name,vectors=$vec,addr=0x$slot")
 	done
 	for name in pvio zero corrupt few; do
-		if ! ivsk_wait_for "$IVSK_LOG.$name.log" '^ready' 10; then
+		if ! t_wait_for "$IVSK_LOG.$name.log" '^ready' 10; then
 			echo "ivshmem_region ($name) did not start:"
 			cat "$IVSK_LOG.$name.log"
 			kill "${pids[@]}" 2>/dev/null; wait "${pids[@]}" 2>/dev/null
@@ -76,7 +66,7 @@ ivsk_boot() {
 		--log "$IVSK_LOG.console.log" "${qargs[@]}"
 	rc=$?
 	# The helpers log "peer N left" when QEMU goes; give them a moment.
-	ivsk_wait_for "$IVSK_LOG.pvio.log" '^peer [0-9]+ left' 5
+	t_wait_for "$IVSK_LOG.pvio.log" '^peer [0-9]+ left' 5
 	kill "${pids[@]}" 2>/dev/null
 	wait "${pids[@]}" 2>/dev/null
 	rm -rf "$tmp"

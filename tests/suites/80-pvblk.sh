@@ -22,16 +22,6 @@ PVBLK_MiB=1048576
 PVBLK_RUN=$TOP/build/pvblk-run.$$
 declare -A PVBLK_MAIN_RC=() PVBLK_GARBAGE_RC=() PVBLK_BUILD_RC=()
 
-# pvblk_wait_for FILE REGEX SECONDS
-pvblk_wait_for() {
-	local i
-	for ((i = 0; i < $3 * 5; i++)); do
-		{ tr -d '\r' <"$1"; } 2>/dev/null | grep -Eq "$2" && return 0
-		sleep 0.2
-	done
-	return 1
-}
-
 # Build pvio_ivshmem.ko and pvblk.ko for kernel $1 into
 # $PVBLK_RUN/kmod-$1; once per kernel.
 pvblk_build() {
@@ -70,9 +60,9 @@ pvblk_test_build() {
 # is written and again after its fstrim: "peak BYTES", "trimmed BYTES".
 pvblk_watch_discard() {
 	local log=$1 img=$2 out=$3
-	pvblk_wait_for "$log" 'pvblk-main: discard-peak' 900 || return
+	t_wait_for "$log" 'pvblk-main: discard-peak' 900 || return
 	echo "peak $(du --block-size=1 "$img" | cut -f1)" >>"$out"
-	pvblk_wait_for "$log" 'pvblk-main: discard-trimmed' 900 || return
+	t_wait_for "$log" 'pvblk-main: discard-trimmed' 900 || return
 	echo "trimmed $(du --block-size=1 "$img" | cut -f1)" >>"$out"
 }
 
@@ -108,7 +98,7 @@ pvblk_main_boot() {
 		--blk "$w/ro.img" --ro --socket "$sock/ro" \
 		--blk "$w/scratch.img" --socket "$sock/sc" >"$w/backd.log" 2>&1 &
 	backd=$!
-	if ! pvblk_wait_for "$w/backd.log" '^pvio-backd: ready' 10; then
+	if ! t_wait_for "$w/backd.log" '^pvio-backd: ready' 10; then
 		echo "pvio-backd did not start:"
 		cat "$w/backd.log"
 		kill "$backd" 2>/dev/null
@@ -296,7 +286,7 @@ pvblk_garbage_boot() {
 			--qemu-arg "ivshmem-doorbell,chardev=$name,vectors=2,addr=0x$slot")
 	done
 	for name in badid dupid badstatus prodjump silent; do
-		if ! pvblk_wait_for "$w/$name.log" '^test_backend: ready' 10; then
+		if ! t_wait_for "$w/$name.log" '^test_backend: ready' 10; then
 			echo "test_backend ($name) did not start:"
 			cat "$w/$name.log"
 			kill "${pids[@]}" 2>/dev/null
