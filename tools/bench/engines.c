@@ -186,7 +186,15 @@ static int nat_job_init(struct bench_engine *e, unsigned int job,
 	c->depth = depth;
 	c->spin_ns = (uint64_t)e->o->spin_us * 1000;
 	c->bs = max_bs;
-	ret = io_uring_queue_init(depth, &c->ring, 0);
+	/* The setup pvio-backd uses for its queues (this job's thread is the
+	 * only one to touch the ring, so completions may wait as deferred task
+	 * work); the plain ring on kernels before 6.1. */
+	ret = io_uring_queue_init(depth, &c->ring,
+				  IORING_SETUP_SINGLE_ISSUER |
+				  IORING_SETUP_DEFER_TASKRUN |
+				  IORING_SETUP_TASKRUN_FLAG);
+	if (ret == -EINVAL)
+		ret = io_uring_queue_init(depth, &c->ring, 0);
 	if (ret < 0) {
 		free(c);
 		return ret;
