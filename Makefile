@@ -38,6 +38,9 @@ UNIT_TESTS := $(patsubst %.c,$(BUILD)/%,$(UNIT_SRCS))
 # Helper programs that integration tests run (tests/progs/*.c).
 PROG_SRCS  := $(wildcard tests/progs/*.c)
 PROGS      := $(patsubst %.c,$(BUILD)/%,$(PROG_SRCS))
+# LD_PRELOAD shims that make this machine look like another (tests/shims).
+SHIM_SRCS  := $(wildcard tests/shims/*.c)
+PROGS      += $(patsubst %.c,$(BUILD)/%.so,$(SHIM_SRCS))
 HEADERS    := $(shell find include ring hypercall front back tests/common -name '*.h' -not -path 'back/backd/*' 2>/dev/null)
 # Userspace library code shared by tools and unit tests. Listed by name:
 # hypercall/ and back/ also hold kernel sources that must not be built here.
@@ -85,6 +88,10 @@ $(BUILD)/pvio-bench: $(BENCH_SRCS) $(HEADERS) $(wildcard tools/bench/*.h) $(LIB)
 $(BUILD)/tests/progs/%: tests/progs/%.c $(HEADERS) $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_BASE) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB) $(LDLIBS_BASE) $(LDLIBS)
+
+$(BUILD)/tests/shims/%.so: tests/shims/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_BASE) $(CFLAGS) -fPIC -shared -o $@ $< -ldl
 
 $(BUILD)/tests/unit/%: tests/unit/%.c $(HEADERS) $(LIB)
 	@mkdir -p $(dir $@)
