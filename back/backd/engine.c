@@ -386,6 +386,17 @@ static unsigned int eq_take(struct eq *q)
 	int space, avail;
 
 	while (!q->dead && !__atomic_load_n(&q->e->broken, __ATOMIC_RELAXED)) {
+		avail = pvio_cons_avail(&q->req);
+		if (avail < 0) {
+			eq_break(q, "request ring producer index out of range");
+			break;
+		}
+		if (avail == 0)
+			break;
+		/* Blocked only with a request waiting: a frontend whose every
+		 * id is in flight or answered has filled the response ring's
+		 * reserve legitimately, and must not be left without a
+		 * doorbell until the next look. */
 		space = pvio_prod_space(&q->rsp, q->inflight + 1);
 		if (space < 0) {
 			eq_break(q, "response ring consumer index out of range");
@@ -395,12 +406,7 @@ static unsigned int eq_take(struct eq *q)
 			q->rsp_blocked = true;
 			break;
 		}
-		avail = pvio_cons_avail(&q->req);
-		if (avail < 0) {
-			eq_break(q, "request ring producer index out of range");
-			break;
-		}
-		if (avail == 0 || pvio_cons_get(&q->req, &wire, sizeof(wire)))
+		if (pvio_cons_get(&q->req, &wire, sizeof(wire)))
 			break;
 		n++;
 		eq_handle(q, &wire);
