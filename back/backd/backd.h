@@ -27,7 +27,16 @@
  * sleeps on the doorbell (--idle-poll-us). A frontend that submits again
  * within it needs no doorbell; see the option's help for the trade-off. */
 #define BACKD_DEFAULT_IDLE_POLL_US 50u
+/* The idle poll adapts up to this (--idle-poll-max-us); see engine.c. */
+#define BACKD_DEFAULT_IDLE_POLL_MAX_US 200u
 #define BACKD_MAX_IDLE_POLL_US 10000u
+
+/* How IO threads wait for work; the same for every device. */
+struct backd_poll_opts {
+	bool spin;                /* --poll: never sleep */
+	unsigned int idle_us;     /* --idle-poll-us: shortest idle poll */
+	unsigned int idle_max_us; /* --idle-poll-max-us: longest, >= idle_us */
+};
 #define BACKD_MAX_SEGS 32u
 #define BACKD_SEG_BYTES (128u * 1024u)
 #define BACKD_MAX_TRANSFER_SECTORS 256u

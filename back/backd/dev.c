@@ -208,8 +208,9 @@ static void dev_connect(struct backd_dev *d)
 	cfg.store = &d->store;
 	cfg.lim = d->lim;
 	cfg.features = feats;
-	cfg.poll = d->poll;
-	cfg.idle_poll_us = d->idle_poll_us;
+	cfg.poll = d->po.spin;
+	cfg.idle_poll_us = d->po.idle_us;
+	cfg.idle_poll_max_us = d->po.idle_max_us;
 	cfg.rl = &d->rl;
 	cfg.notify = dev_notify;
 	cfg.broken = dev_broken;
@@ -367,8 +368,7 @@ static void dev_fill_config(struct backd_dev *d)
  * @d: device, zeroed by the caller
  * @idx: device number, for its name
  * @o: options
- * @poll: spin instead of sleeping in the IO threads
- * @idle_poll_us: how long IO threads look at an emptied ring before sleeping
+ * @po: how the IO threads wait for work
  *
  * Every failure is logged with a message naming the problem.
  *
@@ -376,8 +376,8 @@ static void dev_fill_config(struct backd_dev *d)
  * Return: 0 or a negative errno.
  */
 int backd_dev_open(struct backd_dev *d, unsigned int idx,
-		   const struct backd_dev_opts *o, bool poll,
-		   unsigned int idle_poll_us)
+		   const struct backd_dev_opts *o,
+		   const struct backd_poll_opts *po)
 {
 	struct pvio_ivshmem_server_opts so;
 	struct pvio_region_layout_params p;
@@ -386,8 +386,7 @@ int backd_dev_open(struct backd_dev *d, unsigned int idx,
 
 	snprintf(d->name, sizeof(d->name), "dev%u", idx);
 	d->o = *o;
-	d->poll = poll;
-	d->idle_poll_us = idle_poll_us;
+	d->po = *po;
 	d->peer = -1;
 	pthread_mutex_init(&d->srv_lock, NULL);
 	backd_ratelimit_init(&d->rl);

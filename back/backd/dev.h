@@ -28,8 +28,7 @@ struct backd_dev_opts {
 struct backd_dev {
 	char name[16];
 	struct backd_dev_opts o;
-	bool poll;
-	unsigned int idle_poll_us;
+	struct backd_poll_opts po;
 	struct backd_store store;
 	struct pvio_ivshmem_server *srv;
 	/* Serialises the server between the main thread (its event loop) and
@@ -57,8 +56,8 @@ struct backd_dev {
 };
 
 int backd_dev_open(struct backd_dev *d, unsigned int idx,
-		   const struct backd_dev_opts *o, bool poll,
-		   unsigned int idle_poll_us);
+		   const struct backd_dev_opts *o,
+		   const struct backd_poll_opts *po);
 void backd_dev_close(struct backd_dev *d);
 int backd_dev_server_fd(const struct backd_dev *d);
 int backd_dev_control_fd(const struct backd_dev *d);

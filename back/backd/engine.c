@@ -70,6 +70,7 @@ struct eq {
 	int32_t *hslot;
 	uint32_t hmask;
 	bool poll_armed;
+	uint64_t poll_ns;        /* idle-poll window now; see eq_idle_adapt() */
 	bool rsp_blocked;
 	bool dead;
 	bool started;
@@ -509,7 +510,7 @@ static uint64_t eq_now_ns(void)
 }
 
 /*
- * The ring just ran empty: look at it for up to idle_poll_us before paying
+ * The ring just ran empty: look at it for up to q->poll_ns before paying
  * for a doorbell (a VM exit in the guest, a wake-up here). A frontend that
  * is the slower side submits again within a few tens of microseconds, so
  * most of its requests then need no doorbell at all.
@@ -520,9 +521,9 @@ static bool eq_idle_poll(struct eq *q)
 {
 	uint64_t end;
 
-	if (!q->e->cfg.idle_poll_us)
+	if (!q->poll_ns)
 		return false;
-	end = eq_now_ns() + (uint64_t)q->e->cfg.idle_poll_us * 1000u;
+	end = eq_now_ns() + q->poll_ns;
 	do {
 		for (int i = 0; i < 64; i++) {
 			if (pvio_cons_avail(&q->req) != 0)
@@ -531,6 +532,27 @@ static bool eq_idle_poll(struct eq *q)
 		}
 	} while (eq_now_ns() < end);
 	return false;
+}
+
+/*
+ * After sleeping @slept_ns on an empty ring, set the next idle poll: a
+ * doorbell that came within idle_poll_max_us means this frontend pauses
+ * briefly between batches and a longer poll would have spared it the
+ * doorbell, so the window doubles (up to that maximum); a longer sleep
+ * means the frontend went idle, and the window falls back to
+ * idle_poll_us so an idle device costs little CPU. The same rule as
+ * KVM's halt polling.
+ */
+static void eq_idle_adapt(struct eq *q, uint64_t slept_ns)
+{
+	uint64_t base = (uint64_t)q->e->cfg.idle_poll_us * 1000u;
+	uint64_t max = (uint64_t)q->e->cfg.idle_poll_max_us * 1000u;
+
+	if (max <= base || !base || slept_ns > max) {
+		q->poll_ns = base;
+		return;
+	}
+	q->poll_ns = q->poll_ns * 2 > max ? max : q->poll_ns * 2;
 }
 
 static void *eq_thread(void *arg)
@@ -597,6 +619,11 @@ static void *eq_thread(void *arg)
 			 * not ring for that, so look again shortly. */
 			io_uring_submit_and_wait_timeout(&q->ring, &cqe, 1, &ts, NULL);
 			q->rsp_blocked = false;
+		} else if (!idle && q->inflight == 0) {
+			uint64_t t0 = eq_now_ns();
+
+			io_uring_submit_and_wait(&q->ring, 1);
+			eq_idle_adapt(q, eq_now_ns() - t0);
 		} else {
 			io_uring_submit_and_wait(&q->ring, 1);
 		}
@@ -723,6 +750,8 @@ int backd_engine_start(const struct backd_engine_cfg *cfg,
 		return -ENOMEM;
 	}
 	memset(e->zeroes, 0, BACKD_SEG_BYTES);
+	for (i = 0; i < cfg->nr_queues; i++)
+		e->q[i].poll_ns = (uint64_t)cfg->idle_poll_us * 1000u;
 	for (i = 0; i < cfg->nr_queues; i++) {
 		ret = eq_setup(e, i);
 		if (ret)

@@ -42,7 +42,8 @@ struct backd_engine_cfg {
 	struct pvio_blk_limits lim;
 	uint64_t features;            /* accepted by the frontend */
 	bool poll;                    /* spin instead of sleeping */
-	unsigned int idle_poll_us;    /* look this long before sleeping */
+	unsigned int idle_poll_us;    /* look this long before sleeping... */
+	unsigned int idle_poll_max_us; /* ...or up to this, adapting */
 	struct backd_ratelimit *rl;   /* for peer-provoked log lines */
 	/* Ring the frontend; called from queue threads. */
 	void (*notify)(void *opaque, unsigned int vector);

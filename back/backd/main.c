@@ -28,7 +28,7 @@ static const char backd_help[] =
 "SYNOPSIS\n"
 "    pvio-backd --blk PATH [--ro] [--queues N] [--queue-depth D] --socket SOCK\n"
 "               [--blk PATH2 ... --socket SOCK2 ...] [--poll]\n"
-"               [--idle-poll-us N] [--foreground]\n"
+"               [--idle-poll-us N] [--idle-poll-max-us M] [--foreground]\n"
 "    pvio-backd --help\n"
 "\n"
 "DESCRIPTION\n"
@@ -80,6 +80,15 @@ static const char backd_help[] =
 "        for up to N us of CPU per idle period. While IO is in flight the\n"
 "        thread never asks for a doorbell: each completion wakes it and it\n"
 "        looks at the ring then. 0 sleeps at once. Default: 50.\n"
+"    --idle-poll-max-us M\n"
+"        Let each queue's idle poll grow up to M microseconds, 0..10000:\n"
+"        after a sleep that a doorbell ended within M us, the next poll\n"
+"        lasts twice as long (a longer poll would have caught that\n"
+"        request), up to M; after a longer sleep it falls back to\n"
+"        --idle-poll-us. A frontend that pauses briefly between batches,\n"
+"        as a guest often does, then rings far less often, for at most M us\n"
+"        of CPU per pause. M at or below --idle-poll-us turns this off.\n"
+"        Default: 200.\n"
 "    --foreground\n"
 "        Accepted for compatibility: the daemon always runs in the\n"
 "        foreground (use a service manager to run it in the background).\n"
@@ -150,11 +159,11 @@ static unsigned int backd_parse_uint(const char *opt, const char *s,
 }
 
 enum { OPT_BLK = 256, OPT_RO, OPT_QUEUES, OPT_DEPTH, OPT_SOCKET, OPT_POLL,
-       OPT_IDLE_POLL, OPT_FOREGROUND };
+       OPT_IDLE_POLL, OPT_IDLE_POLL_MAX, OPT_FOREGROUND };
 
 static unsigned int backd_parse(int argc, char **argv,
-				struct backd_dev_opts *devs, bool *poll,
-				unsigned int *idle_poll_us)
+				struct backd_dev_opts *devs,
+				struct backd_poll_opts *po)
 {
 	static const struct option opts[] = {
 		{ "blk", required_argument, NULL, OPT_BLK },
@@ -164,6 +173,7 @@ static unsigned int backd_parse(int argc, char **argv,
 		{ "socket", required_argument, NULL, OPT_SOCKET },
 		{ "poll", no_argument, NULL, OPT_POLL },
 		{ "idle-poll-us", required_argument, NULL, OPT_IDLE_POLL },
+		{ "idle-poll-max-us", required_argument, NULL, OPT_IDLE_POLL_MAX },
 		{ "foreground", no_argument, NULL, OPT_FOREGROUND },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -175,7 +185,7 @@ static unsigned int backd_parse(int argc, char **argv,
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
 		if (c != OPT_BLK && c != OPT_POLL && c != OPT_IDLE_POLL &&
-		    c != OPT_FOREGROUND &&
+		    c != OPT_IDLE_POLL_MAX && c != OPT_FOREGROUND &&
 		    c != 'h' && c != '?' && c != ':' && !cur)
 			backd_usage_error("%s given before any --blk", argv[optind - 1]);
 		switch (c) {
@@ -206,11 +216,16 @@ static unsigned int backd_parse(int argc, char **argv,
 			cur->socket = optarg;
 			break;
 		case OPT_POLL:
-			*poll = true;
+			po->spin = true;
 			break;
 		case OPT_IDLE_POLL:
-			*idle_poll_us = backd_parse_uint("--idle-poll-us", optarg,
-							0, BACKD_MAX_IDLE_POLL_US);
+			po->idle_us = backd_parse_uint("--idle-poll-us", optarg,
+						       0, BACKD_MAX_IDLE_POLL_US);
+			break;
+		case OPT_IDLE_POLL_MAX:
+			po->idle_max_us = backd_parse_uint("--idle-poll-max-us",
+							   optarg, 0,
+							   BACKD_MAX_IDLE_POLL_US);
 			break;
 		case OPT_FOREGROUND:
 			break;
@@ -252,13 +267,18 @@ int main(int argc, char **argv)
 	struct backd_dev *devs;
 	struct epoll_event evs[16];
 	struct signalfd_siginfo si;
-	bool poll = false, running = true;
-	unsigned int idle_poll_us = BACKD_DEFAULT_IDLE_POLL_US;
+	struct backd_poll_opts po = {
+		.idle_us = BACKD_DEFAULT_IDLE_POLL_US,
+		.idle_max_us = BACKD_DEFAULT_IDLE_POLL_MAX_US,
+	};
+	bool running = true;
 	unsigned int n, i, opened = 0;
 	sigset_t sigs;
 	int ep, sfd, k, nev, exit_code = 0;
 
-	n = backd_parse(argc, argv, opts, &poll, &idle_poll_us);
+	n = backd_parse(argc, argv, opts, &po);
+	if (po.idle_max_us < po.idle_us)
+		po.idle_max_us = po.idle_us;
 
 	/* Blocked before any thread exists, so every thread inherits it and
 	 * only the signalfd sees these signals. */
@@ -278,7 +298,7 @@ int main(int argc, char **argv)
 	if (backd_epoll_add(ep, sfd, TAG_SIGNAL))
 		return 1;
 	for (i = 0; i < n; i++) {
-		if (backd_dev_open(&devs[i], i, &opts[i], poll, idle_poll_us)) {
+		if (backd_dev_open(&devs[i], i, &opts[i], &po)) {
 			exit_code = 1;
 			break;
 		}

@@ -12,12 +12,8 @@ set -u
 B=${1:-build}
 . "$(dirname "$0")/front-lib.sh"
 fe_need "$B/pvio-backd" "$B/pvio-bench"
-dir=/dev/shm
-[ -d "$dir" ] && [ -w "$dir" ] || dir=/var/tmp
-TMP=$(mktemp -d "$dir/pvio-full-ring.XXXXXX") || exit 1
-trap fe_cleanup EXIT
-img=$TMP/disk.img sock=$TMP/d.sock
-truncate -s 64M "$img" || exit 1
+fe_mem_scratch full-ring
+img=$IMG sock=$SOCK
 
 for depth in 16 64; do
 	fe_backd_start "$TMP/backd-$depth.log" --blk "$img" --queue-depth $depth \

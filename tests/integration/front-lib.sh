@@ -60,3 +60,15 @@ fe_expect() {
 	fi
 	echo "ok: $1: $2"
 }
+
+# fe_mem_scratch NAME: scratch directory TMP in /dev/shm (memory, so that
+# timings do not depend on the disk) or else /var/tmp, removed at exit,
+# holding a 64 MiB image IMG and the socket path SOCK.
+fe_mem_scratch() {
+	local dir=/dev/shm
+	[ -d "$dir" ] && [ -w "$dir" ] || dir=/var/tmp
+	TMP=$(mktemp -d "$dir/pvio-$1.XXXXXX") || exit 1
+	trap fe_cleanup EXIT
+	IMG=$TMP/disk.img SOCK=$TMP/d.sock
+	truncate -s 64M "$IMG" || exit 1
+}

@@ -430,6 +430,14 @@ static void *job_main(void *arg)
 			freeslots[nfree++] = s;
 			inflight--;
 		}
+		if (o->think_us && more && n > 0) {
+			struct timespec ts = {
+				.tv_sec = o->think_us / 1000000u,
+				.tv_nsec = (long)(o->think_us % 1000000u) * 1000,
+			};
+
+			nanosleep(&ts, NULL);
+		}
 	}
 	goto out_exit;
 
@@ -676,6 +684,9 @@ static void usage(FILE *out)
 "    --spin-us=N       before sleeping for completions, poll for up to N\n"
 "                      microseconds (both engines alike; default 0: sleep at\n"
 "                      once). Trades CPU time for wake-up latency\n"
+"    --thinktime-us=N  after each batch of completions, pause N microseconds\n"
+"                      before refilling (both engines; default 0), like an\n"
+"                      application that computes between IOs\n"
 "    --json            one JSON object on stdout, nothing else\n"
 "    --no-progress     no live line (it is shown only when stdout is a\n"
 "                      terminal: elapsed time, IOPS and MB/s, every second)\n"
@@ -1088,7 +1099,7 @@ int main(int argc, char **argv)
 	enum { O_RW = 256, O_MIX, O_BS, O_DEPTH, O_JOBS, O_RUNTIME, O_SIZE,
 	       O_OFFSET, O_FILESIZE, O_VERIFY, O_VONLY, O_SEED, O_JSON, O_ENGINE,
 	       O_SOCKET, O_FILE, O_QUEUES, O_COMPARE, O_ROUNDS, O_BACKD, O_NOPROG,
-	       O_HELP, O_MKPAT, O_SPIN, O_BACKD_ARG, O_REAPMIN };
+	       O_HELP, O_MKPAT, O_SPIN, O_BACKD_ARG, O_REAPMIN, O_THINK };
 	static const struct option lo[] = {
 		{ "rw", required_argument, NULL, O_RW },
 		{ "rwmixread", required_argument, NULL, O_MIX },
@@ -1114,6 +1125,7 @@ int main(int argc, char **argv)
 		{ "no-progress", no_argument, NULL, O_NOPROG },
 		{ "make-pattern", required_argument, NULL, O_MKPAT },
 		{ "spin-us", required_argument, NULL, O_SPIN },
+		{ "thinktime-us", required_argument, NULL, O_THINK },
 		{ "reap-min", required_argument, NULL, O_REAPMIN },
 		{ "backd-arg", required_argument, NULL, O_BACKD_ARG },
 		{ "help", no_argument, NULL, O_HELP },
@@ -1230,6 +1242,10 @@ int main(int argc, char **argv)
 		case O_SPIN:
 			if (!parse_uint(optarg, 0, 1000000, &o.spin_us))
 				return bad("--spin-us: '%s' is not 0..1000000", optarg);
+			break;
+		case O_THINK:
+			if (!parse_uint(optarg, 0, 1000000, &o.think_us))
+				return bad("--thinktime-us: '%s' is not 0..1000000", optarg);
 			break;
 		case O_HELP:
 			usage(stdout);

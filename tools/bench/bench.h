@@ -44,6 +44,7 @@ struct bench_opts {
 	bool progress;
 	unsigned int spin_us;  /* poll for completions this long before sleeping */
 	unsigned int reap_min; /* completions to wait for, 0: half the queue */
+	unsigned int think_us; /* pause before each refill */
 };
 
 /* One IO slot's completion as the job loop sees it. */

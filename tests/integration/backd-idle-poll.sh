@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# The backend's idle poll adapts to a frontend that pauses between
+# requests. pvio-bench submits one 4 KiB read at a time and pauses 100 us
+# after each completion (--thinktime-us), so every request arrives more
+# than the default 50 us idle poll after the previous answer. With the
+# idle poll allowed to grow to 200 us (the default) nearly no request
+# needs a doorbell; with growth turned off (--idle-poll-max-us 0) nearly
+# every one does. Doorbells are the frontend's writes to the backend's
+# eventfd (doorbells_out in pvio-bench's JSON).
+#
+# Usage: backd-idle-poll.sh BUILD_DIR
+set -u
+B=${1:-build}
+. "$(dirname "$0")/front-lib.sh"
+fe_need "$B/pvio-backd" "$B/pvio-bench"
+fe_mem_scratch idle-poll
+img=$IMG sock=$SOCK
+
+# run NAME BACKD-ARGS...: prints doorbells per IO, x1000, as an integer.
+run() {
+	local name=$1 ios db
+	shift
+	fe_backd_start "$TMP/backd-$name.log" --blk "$img" --socket "$sock" "$@" ||
+		exit 1
+	"$B/pvio-bench" --socket "$sock" --rw=randread --bs=4k --iodepth=1 \
+		--thinktime-us=100 --runtime=2 --no-progress --json >"$TMP/$name.json" ||
+		{ cat "$TMP/$name.json"; echo "FAIL: $name: pvio-bench failed" >&2; exit 1; }
+	fe_backd_stop || exit 1
+	ios=$(sed -n 's/.*"ios":\([0-9]*\).*/\1/p' "$TMP/$name.json")
+	db=$(sed -n 's/.*"doorbells_out":\([0-9]*\).*/\1/p' "$TMP/$name.json")
+	[ -n "$ios" ] && [ -n "$db" ] && [ "$ios" -gt 100 ] ||
+		{ cat "$TMP/$name.json"; echo "FAIL: $name: too few IOs or no counters" >&2; exit 1; }
+	echo "$name: $db doorbells for $ios IOs" >&2
+	echo $((db * 1000 / ios))
+}
+
+adaptive=$(run adaptive) || exit 1
+fixed=$(run fixed --idle-poll-max-us 0) || exit 1
+if [ "$adaptive" -lt 300 ]; then
+	echo "ok: adaptive idle poll: $adaptive doorbells per 1000 IOs"
+else
+	echo "FAIL: adaptive idle poll: $adaptive doorbells per 1000 IOs (fewer than 300 expected)"
+	exit 1
+fi
+if [ "$fixed" -gt 700 ]; then
+	echo "ok: fixed 50 us idle poll: $fixed doorbells per 1000 IOs"
+else
+	echo "FAIL: fixed idle poll: $fixed doorbells per 1000 IOs (more than 700 expected: the pauses are longer than the poll)"
+	exit 1
+fi
+echo "backd-idle-poll: all checks passed"
