@@ -23,6 +23,12 @@
  * as failed with -EPROTO, later calls on any queue return -EPROTO, and
  * nothing is read from the rings again.
  *
+ * Waiting: pvio_front_wait() polls the response ring for a while before it
+ * sleeps on the doorbell, adapting the poll to how soon responses come,
+ * while at most PVIO_FRONT_POLL_DEPTH requests are in flight (a request at
+ * a time then costs no wake-up, at the price of CPU time while it waits);
+ * see pvio_front_set_poll() and pvio_front_set_spin().
+ *
  * Every function returns 0 or a positive count on success and a negative
  * errno on failure.
  */
@@ -35,6 +41,14 @@
 
 struct pvio_front;
 struct pvio_front_queue;
+
+/* By default pvio_front_wait() polls the response ring for between these
+ * many microseconds before it sleeps, adapting to how soon responses come
+ * (pvio_front_set_poll()), while at most PVIO_FRONT_POLL_DEPTH requests are
+ * in flight; pvio_front_set_spin(q, 0) turns polling off. */
+#define PVIO_FRONT_POLL_MIN_US 0u
+#define PVIO_FRONT_POLL_MAX_US 200u
+#define PVIO_FRONT_POLL_DEPTH 2u
 
 struct pvio_front_opts {
 	const char *socket_path; /* the backend's ivshmem socket */
@@ -119,6 +133,8 @@ int pvio_front_wait(struct pvio_front_queue *q, unsigned int min_ready,
 		    int timeout_ms);
 int pvio_front_fd(const struct pvio_front_queue *q);
 void pvio_front_set_spin(struct pvio_front_queue *q, unsigned int usec);
+void pvio_front_set_poll(struct pvio_front_queue *q, unsigned int min_usec,
+			 unsigned int max_usec);
 void pvio_front_stats(const struct pvio_front_queue *q,
 		      struct pvio_front_stats *st);
 int pvio_front_run(struct pvio_front_queue *q, const struct pvio_front_req *req,

@@ -682,8 +682,11 @@ static void usage(FILE *out)
 "                      queue (both engines; default: half the requests in\n"
 "                      flight, at least 1)\n"
 "    --spin-us=N       before sleeping for completions, poll for up to N\n"
-"                      microseconds (both engines alike; default 0: sleep at\n"
-"                      once). Trades CPU time for wake-up latency\n"
+"                      microseconds (both engines alike; 0: sleep at once).\n"
+"                      Trades CPU time for wake-up latency. Default: each\n"
+"                      engine's own: native sleeps at once, pvio polls as\n"
+"                      libpvio does by default (0 to 200 us, adapting to how\n"
+"                      soon responses come; see pvio_front_set_poll)\n"
 "    --thinktime-us=N  after each batch of completions, pause N microseconds\n"
 "                      before refilling (both engines; default 0), like an\n"
 "                      application that computes between IOs\n"
@@ -1242,6 +1245,7 @@ int main(int argc, char **argv)
 		case O_SPIN:
 			if (!parse_uint(optarg, 0, 1000000, &o.spin_us))
 				return bad("--spin-us: '%s' is not 0..1000000", optarg);
+			o.spin_set = true;
 			break;
 		case O_THINK:
 			if (!parse_uint(optarg, 0, 1000000, &o.think_us))

@@ -43,6 +43,7 @@ struct bench_opts {
 	unsigned int nr_backd_args;
 	bool progress;
 	unsigned int spin_us;  /* poll for completions this long before sleeping */
+	bool spin_set;         /* --spin-us given: else each engine's default */
 	unsigned int reap_min; /* completions to wait for, 0: half the queue */
 	unsigned int think_us; /* pause before each refill */
 };

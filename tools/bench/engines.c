@@ -44,7 +44,8 @@ static int pv_job_init(struct bench_engine *e, unsigned int job,
 		return -EINVAL;
 	}
 	c->depth = depth;
-	pvio_front_set_spin(c->q, e->o->spin_us);
+	if (e->o->spin_set)
+		pvio_front_set_spin(c->q, e->o->spin_us);
 	c->slot_tag = calloc(depth, sizeof(int));
 	c->cqes = calloc(depth, sizeof(*c->cqes));
 	if (!c->slot_tag || !c->cqes) {
