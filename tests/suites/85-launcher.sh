@@ -1,6 +1,7 @@
 # tools/pvio-vm, the launcher: what --print tells people who wire the VM up
 # themselves, usage errors, and two short real boots (data through
-# /dev/pvblk0 into the image; the guest's exit status coming back out).
+# /dev/pvblk0 into the image; the guest's exit status coming back out);
+# and tools/pvio-demo on a small scale.
 # Sourced by tests/run-all.
 
 LAUNCH_VM=$TOP/tools/pvio-vm
@@ -127,8 +128,47 @@ launcher_status() {
 	echo "guest status 5 passed through"
 }
 
+# tools/pvio-demo, what `make demo` runs, on a small scale: bad options
+# are refused; a short run (ext4 check, two rounds of a 1 s fio job on
+# pvblk and virtio-blk) prints its table and the per-run ratio summary,
+# and the devices take turns going first.
+demo_bad_option() {
+	local rc
+	"$TOP/tools/pvio-demo" --repeat 0 2>&1
+	rc=$?
+	[ $rc -eq 2 ] || { echo "--repeat 0: expected exit 2, got $rc"; return 1; }
+	"$TOP/tools/pvio-demo" --tests 'no-colons' 2>&1
+	rc=$?
+	[ $rc -eq 2 ] || { echo "--tests no-colons: expected exit 2, got $rc"; return 1; }
+}
+
+demo_short() {
+	launcher_ready || return
+	local work=$LAUNCH_DIR/demo out=$LAUNCH_DIR/demo.out rc
+	rm -rf "$work"
+	"$TOP/tools/pvio-demo" --work-dir "$work" --size 256M --no-vhost-user \
+		--tests 'rr4k:randread:4k:4' --repeat 2 --runtime 1 >"$out" 2>&1
+	rc=$?
+	cat "$out"
+	[ $rc -ne 77 ] || return 77
+	[ $rc -eq 0 ] || { echo "pvio-demo exited $rc"; return 1; }
+	grep -q '^PVIO-DEMO ext4 files=[0-9]* bytes=[0-9]* ok' <(tr -d '\r' <"$work/console.log") ||
+		{ echo "no ext4 success line in the console log"; return 1; }
+	# Four runs in order: pvblk then virtio-blk, then virtio-blk first.
+	local order
+	order=$(awk '{ printf "%s ", $1 }' "$work/results.txt")
+	[ "$order" = "pvblk virtio-blk virtio-blk pvblk " ] ||
+		{ echo "runs in the order '$order'"; return 1; }
+	awk '$3 <= 0 { exit 1 }' "$work/results.txt" ||
+		{ echo "a run with no IOPS"; return 1; }
+	grep -Eq '^  rr4k +[0-9]+\.[0-9]{2} [0-9]+\.[0-9]{2}  \(median [0-9]+\.[0-9]{2}; doorbells/req median [0-9.]+\)$' "$out" ||
+		{ echo "no ratio summary with two runs"; return 1; }
+}
+
 t_run launcher-print launcher_print
 t_run launcher-bad-option launcher_bad_option
 t_run launcher-missing-image launcher_missing_image
 t_run launcher-vm-boot-pvblk launcher_boot
 t_run launcher-vm-exit-status launcher_status
+t_run demo-bad-option demo_bad_option
+t_run demo-short demo_short
