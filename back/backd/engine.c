@@ -33,6 +33,7 @@
 #include <unistd.h>
 
 #include "engine.h"
+#include "pvio_poll.h"
 #include "pvio_ring.h"
 
 #define EQ_UD_DOORBELL (~0ull)
@@ -70,7 +71,7 @@ struct eq {
 	int32_t *hslot;
 	uint32_t hmask;
 	bool poll_armed;
-	uint64_t poll_ns;        /* idle-poll window now; see eq_idle_adapt() */
+	uint64_t poll_ns;        /* idle-poll window now (pvio_poll_next()) */
 	bool rsp_blocked;
 	bool dead;
 	bool started;
@@ -534,27 +535,6 @@ static bool eq_idle_poll(struct eq *q)
 	return false;
 }
 
-/*
- * After sleeping @slept_ns on an empty ring, set the next idle poll: a
- * doorbell that came within idle_poll_max_us means this frontend pauses
- * briefly between batches and a longer poll would have spared it the
- * doorbell, so the window doubles (up to that maximum); a longer sleep
- * means the frontend went idle, and the window falls back to
- * idle_poll_us so an idle device costs little CPU. The same rule as
- * KVM's halt polling.
- */
-static void eq_idle_adapt(struct eq *q, uint64_t slept_ns)
-{
-	uint64_t base = (uint64_t)q->e->cfg.idle_poll_us * 1000u;
-	uint64_t max = (uint64_t)q->e->cfg.idle_poll_max_us * 1000u;
-
-	if (max <= base || !base || slept_ns > max) {
-		q->poll_ns = base;
-		return;
-	}
-	q->poll_ns = q->poll_ns * 2 > max ? max : q->poll_ns * 2;
-}
-
 static void *eq_thread(void *arg)
 {
 	struct eq *q = arg;
@@ -623,7 +603,12 @@ static void *eq_thread(void *arg)
 			uint64_t t0 = eq_now_ns();
 
 			io_uring_submit_and_wait(&q->ring, 1);
-			eq_idle_adapt(q, eq_now_ns() - t0);
+			/* A frontend that pauses briefly between batches
+			 * gets a longer idle poll next time. */
+			q->poll_ns = pvio_poll_next(q->poll_ns,
+						    (uint64_t)e->cfg.idle_poll_us * 1000u,
+						    (uint64_t)e->cfg.idle_poll_max_us * 1000u,
+						    eq_now_ns() - t0);
 		} else {
 			io_uring_submit_and_wait(&q->ring, 1);
 		}

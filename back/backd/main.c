@@ -277,7 +277,8 @@ int main(int argc, char **argv)
 	int ep, sfd, k, nev, exit_code = 0;
 
 	n = backd_parse(argc, argv, opts, &po);
-	if (po.idle_max_us < po.idle_us)
+	/* --idle-poll-us 0 sleeps at once, whatever the maximum. */
+	if (po.idle_max_us < po.idle_us || po.idle_us == 0)
 		po.idle_max_us = po.idle_us;
 
 	/* Blocked before any thread exists, so every thread inherits it and

@@ -18,6 +18,7 @@
 #include "blk_validate.h"
 #include "ivshmem_client.h"
 #include "ivshmem_server.h"
+#include "pvio_poll.h"
 #include "pvio_ring.h"
 #include "region_layout.h"
 
@@ -706,19 +707,6 @@ void pvio_front_set_spin(struct pvio_front_queue *q, unsigned int usec)
 	pvio_front_set_poll(q, usec, usec);
 }
 
-/* After sleeping @slept_ns in pvio_front_wait(), set the next poll. */
-static void front_poll_adapt(struct pvio_front_queue *q, uint64_t slept_ns)
-{
-	if (q->spin_max_ns <= q->spin_min_ns)
-		return;
-	if (slept_ns > q->spin_max_ns) {
-		q->spin_ns = q->spin_min_ns;
-		return;
-	}
-	q->spin_ns = q->spin_ns ? q->spin_ns * 2 : 1000;
-	if (q->spin_ns > q->spin_max_ns)
-		q->spin_ns = q->spin_max_ns;
-}
 
 static inline void front_cpu_relax(void)
 {
@@ -1166,7 +1154,8 @@ int pvio_front_wait(struct pvio_front_queue *q, unsigned int min_ready,
 		if (poll(&pfd, 1, ms) < 0 && errno != EINTR)
 			return -errno;
 		if ((pfd.revents & POLLIN) && q->inflight <= PVIO_FRONT_POLL_DEPTH)
-			front_poll_adapt(q, front_now_ns() - t0);
+			q->spin_ns = pvio_poll_next(q->spin_ns, q->spin_min_ns,
+						    q->spin_max_ns, front_now_ns() - t0);
 		if ((pfd.revents & POLLIN) && front_efd_drain(q->efd))
 			q->st.doorbells_in++;
 	}
