@@ -30,12 +30,16 @@
 /* The idle poll adapts up to this (--idle-poll-max-us); see engine.c. */
 #define BACKD_DEFAULT_IDLE_POLL_MAX_US 200u
 #define BACKD_MAX_IDLE_POLL_US 10000u
+/* Longest look for completions while IO is in flight (--io-poll-max-us);
+ * the window adapts from 0 up to it, see engine.c. */
+#define BACKD_DEFAULT_IO_POLL_MAX_US 200u
 
 /* How IO threads wait for work; the same for every device. */
 struct backd_poll_opts {
 	bool spin;                /* --poll: never sleep */
 	unsigned int idle_us;     /* --idle-poll-us: shortest idle poll */
 	unsigned int idle_max_us; /* --idle-poll-max-us: longest, >= idle_us */
+	unsigned int io_max_us;   /* --io-poll-max-us: longest in-flight poll */
 };
 #define BACKD_MAX_SEGS 32u
 #define BACKD_SEG_BYTES (128u * 1024u)
@@ -87,6 +91,7 @@ struct backd_qstats {
 	uint64_t errors;
 	uint64_t doorbells_in;
 	uint64_t doorbells_out;
+	uint64_t io_sleeps;   /* slept with IO in flight: the poll ran out or is off */
 };
 
 static inline void backd_stat_add(uint64_t *ctr, uint64_t v)

@@ -211,6 +211,7 @@ static void dev_connect(struct backd_dev *d)
 	cfg.poll = d->po.spin;
 	cfg.idle_poll_us = d->po.idle_us;
 	cfg.idle_poll_max_us = d->po.idle_max_us;
+	cfg.io_poll_max_us = d->po.io_max_us;
 	cfg.rl = &d->rl;
 	cfg.notify = dev_notify;
 	cfg.broken = dev_broken;
@@ -474,13 +475,14 @@ void backd_dev_print_stats(struct backd_dev *d)
 	for (i = 0; i < d->o.queues; i++) {
 		const struct backd_qstats *s = &d->stats[i];
 
-		backd_log("%s: queue %u: requests %" PRIu64 ", read %" PRIu64 " bytes, written %" PRIu64 " bytes, errors %" PRIu64 ", doorbells in %" PRIu64 ", out %" PRIu64,
+		backd_log("%s: queue %u: requests %" PRIu64 ", read %" PRIu64 " bytes, written %" PRIu64 " bytes, errors %" PRIu64 ", doorbells in %" PRIu64 ", out %" PRIu64 ", in-flight poll misses %" PRIu64,
 			  d->name, i, backd_stat_get(&s->requests),
 			  backd_stat_get(&s->bytes_read),
 			  backd_stat_get(&s->bytes_written),
 			  backd_stat_get(&s->errors),
 			  backd_stat_get(&s->doorbells_in),
-			  backd_stat_get(&s->doorbells_out));
+			  backd_stat_get(&s->doorbells_out),
+			  backd_stat_get(&s->io_sleeps));
 	}
 }
 

@@ -12,7 +12,9 @@
  *
  * Idle, the thread sleeps in io_uring_enter on a poll of the eventfd the
  * frontend rings for this queue, after arming the request ring's event
- * index, so nothing spins unless --poll asked for it.
+ * index, so nothing spins for long unless --poll asked for it: before
+ * sleeping it looks for work for a window that adapts to how soon work
+ * came before (eq_poll(); --idle-poll-us and --io-poll-max-us).
  *
  * A taken request keeps a response slot reserved until it is answered: the
  * thread takes a request only while the response ring has room for every
@@ -72,6 +74,7 @@ struct eq {
 	uint32_t hmask;
 	bool poll_armed;
 	uint64_t poll_ns;        /* idle-poll window now (pvio_poll_next()) */
+	uint64_t io_poll_ns;     /* in-flight poll window now, likewise */
 	bool rsp_blocked;
 	bool dead;
 	bool started;
@@ -510,29 +513,59 @@ static uint64_t eq_now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
+/* A completion is ready to reap, or waits as deferred task work that the
+ * next io_uring_enter() with GETEVENTS (any submit or peek) will post. */
+static bool eq_cqe_due(struct eq *q)
+{
+	return io_uring_cq_ready(&q->ring) != 0 ||
+	       (IO_URING_READ_ONCE(*q->ring.sq.kflags) & IORING_SQ_TASKRUN);
+}
+
 /*
- * The ring just ran empty: look at it for up to q->poll_ns before paying
- * for a doorbell (a VM exit in the guest, a wake-up here). A frontend that
- * is the slower side submits again within a few tens of microseconds, so
- * most of its requests then need no doorbell at all.
- * Return: true if requests arrived (or the ring broke: the caller's next
+ * Look for work for up to @window_ns before paying for a sleep and the
+ * wake-up that ends it (a doorbell: a VM exit in the guest; a completion:
+ * a wake-up from the io-wq worker that did the IO).
+ * With nothing in flight the ring just ran empty: a frontend that is the
+ * slower side submits again within a few tens of microseconds, so most of
+ * its requests then need no doorbell at all; the look spins.
+ * With IO in flight completions count too, and the look yields the CPU
+ * between tries: on a machine with few CPUs the thread that would complete
+ * the IO, or the frontend, may be waiting for this one.
+ * Return: true if something arrived (or the ring broke: the caller's next
  * take reports it), false once the time is up.
  */
-static bool eq_idle_poll(struct eq *q)
+static bool eq_poll(struct eq *q, uint64_t window_ns)
 {
+	bool io = q->inflight > 0;
 	uint64_t end;
 
-	if (!q->poll_ns)
+	if (!window_ns)
 		return false;
-	end = eq_now_ns() + q->poll_ns;
+	end = eq_now_ns() + window_ns;
 	do {
-		for (int i = 0; i < 64; i++) {
-			if (pvio_cons_avail(&q->req) != 0)
+		for (int i = 0; i < (io ? 1 : 64); i++) {
+			if (pvio_cons_avail(&q->req) != 0 ||
+			    (io && eq_cqe_due(q)))
 				return true;
-			eq_relax();
+			if (io)
+				sched_yield();
+			else
+				eq_relax();
 		}
 	} while (eq_now_ns() < end);
 	return false;
+}
+
+/* Sleep until a completion, a doorbell or the ring's next event, and adapt
+ * the poll @window to how long that took (pvio_poll_next()). */
+static void eq_sleep(struct eq *q, uint64_t *window, unsigned int min_us,
+		     unsigned int max_us)
+{
+	uint64_t t0 = eq_now_ns();
+
+	io_uring_submit_and_wait(&q->ring, 1);
+	*window = pvio_poll_next(*window, (uint64_t)min_us * 1000u,
+				 (uint64_t)max_us * 1000u, eq_now_ns() - t0);
 }
 
 static void *eq_thread(void *arg)
@@ -573,14 +606,17 @@ static void *eq_thread(void *arg)
 			continue;
 		}
 		if (!idle && !q->rsp_blocked && q->inflight == 0 &&
-		    eq_idle_poll(q))
+		    eq_poll(q, q->poll_ns))
 			continue;
 		if (!idle && !q->rsp_blocked && q->inflight > 0) {
 			/* IO in flight will wake us with a completion, and
 			 * every wake-up looks at the request ring: leave the
 			 * event index unarmed so the frontend need not ring
 			 * while we are busy anyway. */
-			io_uring_submit_and_wait(&q->ring, 1);
+			if (eq_poll(q, q->io_poll_ns))
+				continue;
+			backd_stat_add(&q->c.stats->io_sleeps, 1);
+			eq_sleep(q, &q->io_poll_ns, 0, e->cfg.io_poll_max_us);
 			continue;
 		}
 		if (!idle && !q->rsp_blocked) {
@@ -600,15 +636,10 @@ static void *eq_thread(void *arg)
 			io_uring_submit_and_wait_timeout(&q->ring, &cqe, 1, &ts, NULL);
 			q->rsp_blocked = false;
 		} else if (!idle && q->inflight == 0) {
-			uint64_t t0 = eq_now_ns();
-
-			io_uring_submit_and_wait(&q->ring, 1);
 			/* A frontend that pauses briefly between batches
 			 * gets a longer idle poll next time. */
-			q->poll_ns = pvio_poll_next(q->poll_ns,
-						    (uint64_t)e->cfg.idle_poll_us * 1000u,
-						    (uint64_t)e->cfg.idle_poll_max_us * 1000u,
-						    eq_now_ns() - t0);
+			eq_sleep(q, &q->poll_ns, e->cfg.idle_poll_us,
+				 e->cfg.idle_poll_max_us);
 		} else {
 			io_uring_submit_and_wait(&q->ring, 1);
 		}

@@ -44,6 +44,7 @@ struct backd_engine_cfg {
 	bool poll;                    /* spin instead of sleeping */
 	unsigned int idle_poll_us;    /* look this long before sleeping... */
 	unsigned int idle_poll_max_us; /* ...or up to this, adapting */
+	unsigned int io_poll_max_us;  /* in-flight poll: up to this, adapting */
 	struct backd_ratelimit *rl;   /* for peer-provoked log lines */
 	/* Ring the frontend; called from queue threads. */
 	void (*notify)(void *opaque, unsigned int vector);

@@ -36,16 +36,7 @@ run() {
 
 adaptive=$(run adaptive) || exit 1
 fixed=$(run fixed --idle-poll-max-us 0) || exit 1
-if [ "$adaptive" -lt 300 ]; then
-	echo "ok: adaptive idle poll: $adaptive doorbells per 1000 IOs"
-else
-	echo "FAIL: adaptive idle poll: $adaptive doorbells per 1000 IOs (fewer than 300 expected)"
-	exit 1
-fi
-if [ "$fixed" -gt 700 ]; then
-	echo "ok: fixed 50 us idle poll: $fixed doorbells per 1000 IOs"
-else
-	echo "FAIL: fixed idle poll: $fixed doorbells per 1000 IOs (more than 700 expected: the pauses are longer than the poll)"
-	exit 1
-fi
+fe_bound "$adaptive" -lt 300 "adaptive idle poll: $adaptive doorbells per 1000 IOs"
+fe_bound "$fixed" -gt 700 "fixed 50 us idle poll: $fixed doorbells per 1000 IOs" \
+	"the pauses are longer than the poll"
 echo "backd-idle-poll: all checks passed"

@@ -11,6 +11,20 @@ fe_need() {
 	done
 }
 
+# fe_bound VALUE OP LIMIT WHAT [WHY]: OP is -lt or -gt. Prints "ok: WHAT"
+# when VALUE OP LIMIT holds; else "FAIL: WHAT (... expected[: WHY])" and
+# exits 1.
+fe_bound() {
+	local value=$1 op=$2 limit=$3 what=$4 why=${5:-} rel
+	[ "$op" = -lt ] && rel="fewer than" || rel="more than"
+	if [ "$value" "$op" "$limit" ]; then
+		echo "ok: $what"
+	else
+		echo "FAIL: $what ($rel $limit expected${why:+: $why})"
+		exit 1
+	fi
+}
+
 # fe_backd_start LOG ARGS...: start pvio-backd, wait for its ready line.
 fe_backd_start() {
 	local log=$1 i

@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# With more than two requests in flight the backend looks for completions
+# for a while (--io-poll-max-us) before it sleeps until one wakes it.
+# pvio-bench keeps 8 reads of 4 KiB in flight on a file in memory, where
+# the io-wq worker answers within microseconds: with the default look the
+# backend nearly never sleeps while IO is in flight; with
+# --io-poll-max-us 0 it sleeps there about once per ten requests. The
+# counts are the backend's own ("in-flight poll misses" and "requests" in
+# its statistics at exit).
+#
+# Usage: backd-io-poll.sh BUILD_DIR
+set -u
+B=${1:-build}
+. "$(dirname "$0")/front-lib.sh"
+fe_need "$B/pvio-backd" "$B/pvio-bench"
+fe_mem_scratch io-poll
+img=$IMG sock=$SOCK
+
+# run NAME BACKD-ARGS...: prints misses per request, x10000, as an integer.
+run() {
+	local name=$1 log=$TMP/backd-$1.log reqs sleeps
+	shift
+	fe_backd_start "$log" --blk "$img" --socket "$sock" "$@" || exit 1
+	"$B/pvio-bench" --socket "$sock" --rw=randread --bs=4k --iodepth=8 \
+		--runtime=1 --no-progress >"$TMP/$name.out" 2>&1 ||
+		{ cat "$TMP/$name.out"; echo "FAIL: $name: pvio-bench failed" >&2; exit 1; }
+	fe_backd_stop || exit 1
+	reqs=$(sed -n 's/.*queue 0: requests \([0-9]*\),.*/\1/p' "$log" | tail -n 1)
+	sleeps=$(sed -n 's/.*in-flight poll misses \([0-9]*\).*/\1/p' "$log" | tail -n 1)
+	[ -n "$reqs" ] && [ -n "$sleeps" ] && [ "$reqs" -gt 100 ] ||
+		{ cat "$log"; echo "FAIL: $name: too few requests or no statistics line" >&2; exit 1; }
+	echo "$name: $sleeps in-flight poll misses for $reqs requests" >&2
+	echo $((sleeps * 10000 / reqs))
+}
+
+polled=$(run polled) || exit 1
+slept=$(run slept --io-poll-max-us 0) || exit 1
+# Seen here: 0-1 and 1100-1300 per 10,000 requests.
+fe_bound "$polled" -lt 100 "default in-flight poll: $polled misses per 10000 requests"
+fe_bound "$slept" -gt 400 "--io-poll-max-us 0: $slept misses per 10000 requests" \
+	"reads complete after the thread went to sleep"
+echo "backd-io-poll: all checks passed"
