@@ -20,18 +20,13 @@ img=$IMG sock=$SOCK
 run() {
 	local name=$1 ios db
 	shift
-	fe_backd_start "$TMP/backd-$name.log" --blk "$img" --socket "$sock" "$@" ||
-		exit 1
-	"$B/pvio-bench" --socket "$sock" --rw=randread --bs=4k --iodepth=1 \
-		--thinktime-us=100 --runtime=2 --no-progress --json >"$TMP/$name.json" ||
-		{ cat "$TMP/$name.json"; echo "FAIL: $name: pvio-bench failed" >&2; exit 1; }
-	fe_backd_stop || exit 1
+	fe_backd_bench "$name" "$TMP/backd-$name.log" "$TMP/$name.json" "$@" -- \
+		--rw=randread --bs=4k --iodepth=1 --thinktime-us=100 --runtime=2 \
+		--no-progress --json
 	ios=$(sed -n 's/.*"ios":\([0-9]*\).*/\1/p' "$TMP/$name.json")
 	db=$(sed -n 's/.*"doorbells_out":\([0-9]*\).*/\1/p' "$TMP/$name.json")
-	[ -n "$ios" ] && [ -n "$db" ] && [ "$ios" -gt 100 ] ||
-		{ cat "$TMP/$name.json"; echo "FAIL: $name: too few IOs or no counters" >&2; exit 1; }
 	echo "$name: $db doorbells for $ios IOs" >&2
-	echo $((db * 1000 / ios))
+	fe_per "$name" "$db" "$ios" 1000 "$TMP/$name.json"
 }
 
 adaptive=$(run adaptive) || exit 1

@@ -20,17 +20,12 @@ img=$IMG sock=$SOCK
 run() {
 	local name=$1 log=$TMP/backd-$1.log reqs sleeps
 	shift
-	fe_backd_start "$log" --blk "$img" --socket "$sock" "$@" || exit 1
-	"$B/pvio-bench" --socket "$sock" --rw=randread --bs=4k --iodepth=8 \
-		--runtime=1 --no-progress >"$TMP/$name.out" 2>&1 ||
-		{ cat "$TMP/$name.out"; echo "FAIL: $name: pvio-bench failed" >&2; exit 1; }
-	fe_backd_stop || exit 1
+	fe_backd_bench "$name" "$log" "$TMP/$name.out" "$@" -- \
+		--rw=randread --bs=4k --iodepth=8 --runtime=1 --no-progress
 	reqs=$(sed -n 's/.*queue 0: requests \([0-9]*\),.*/\1/p' "$log" | tail -n 1)
 	sleeps=$(sed -n 's/.*in-flight poll misses \([0-9]*\).*/\1/p' "$log" | tail -n 1)
-	[ -n "$reqs" ] && [ -n "$sleeps" ] && [ "$reqs" -gt 100 ] ||
-		{ cat "$log"; echo "FAIL: $name: too few requests or no statistics line" >&2; exit 1; }
 	echo "$name: $sleeps in-flight poll misses for $reqs requests" >&2
-	echo $((sleeps * 10000 / reqs))
+	fe_per "$name" "$sleeps" "$reqs" 10000 "$log"
 }
 
 polled=$(run polled) || exit 1

@@ -25,6 +25,33 @@ fe_bound() {
 	fi
 }
 
+# fe_backd_bench NAME LOG OUT BACKD-ARGS... -- BENCH-ARGS...: serve $img on
+# $sock with pvio-backd (log in LOG), run pvio-bench --socket $sock
+# BENCH-ARGS with its output in OUT, stop the backend. Exits 1 on failure.
+fe_backd_bench() {
+	local name=$1 log=$2 out=$3 a
+	local -a backd=()
+	shift 3
+	while [ $# -gt 0 ]; do
+		a=$1
+		shift
+		[ "$a" = -- ] && break
+		backd+=("$a")
+	done
+	fe_backd_start "$log" --blk "$img" --socket "$sock" "${backd[@]}" || exit 1
+	"$B/pvio-bench" --socket "$sock" "$@" >"$out" 2>&1 ||
+		{ cat "$out"; echo "FAIL: $name: pvio-bench failed" >&2; exit 1; }
+	fe_backd_stop || exit 1
+}
+
+# fe_per NAME COUNT TOTAL SCALE FILE: print COUNT * SCALE / TOTAL; with
+# COUNT or TOTAL missing or TOTAL at most 100, show FILE and exit 1.
+fe_per() {
+	[ -n "$2" ] && [ -n "$3" ] && [ "$3" -gt 100 ] ||
+		{ cat "$5"; echo "FAIL: $1: too few IOs or no counters" >&2; exit 1; }
+	echo $(($2 * $4 / $3))
+}
+
 # fe_backd_start LOG ARGS...: start pvio-backd, wait for its ready line.
 fe_backd_start() {
 	local log=$1 i
