@@ -45,7 +45,7 @@ HEADERS    := $(shell find include ring hypercall front back tests/common -name 
 # Userspace library code shared by tools and unit tests. Listed by name:
 # hypercall/ and back/ also hold kernel sources that must not be built here.
 LIB_SRCS   := hypercall/ivshmem_server.c hypercall/ivshmem_client.c \
-              back/blk_validate.c back/region_layout.c \
+              back/blk_validate.c back/region_layout.c back/uring_setup.c \
               $(wildcard front/libpvio/*.c)
 LIB_SRCS   := $(wildcard $(LIB_SRCS))
 LIB_OBJS   := $(patsubst %.c,$(BUILD)/lib/%.o,$(LIB_SRCS))

@@ -31,12 +31,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "engine.h"
 #include "pvio_poll.h"
 #include "pvio_ring.h"
+#include "uring_setup.h"
 
 #define EQ_UD_DOORBELL (~0ull)
 #define EQ_SEG_NONE 0xffu
@@ -574,13 +574,11 @@ static void *eq_thread(void *arg)
 	struct backd_engine *e = q->e;
 	struct __kernel_timespec ts = { .tv_nsec = 1000000 };
 	struct io_uring_cqe *cqe;
+	int err = q->ring_deferred ? pvio_uring_enable(&q->ring) : 0;
 
-	/* liburing 2.3 declares io_uring_enable_rings() but does not export it. */
-	if (q->ring_deferred &&
-	    syscall(__NR_io_uring_register, q->ring.ring_fd,
-		    IORING_REGISTER_ENABLE_RINGS, NULL, 0) < 0) {
+	if (err) {
 		backd_log("%s: queue %u: cannot enable its io_uring: %s",
-			  e->cfg.name, q->idx, strerror(errno));
+			  e->cfg.name, q->idx, strerror(-err));
 		q->dead = true;
 		return NULL;
 	}
@@ -660,7 +658,6 @@ static void eq_teardown(struct eq *q)
 static int eq_setup(struct backd_engine *e, unsigned int i)
 {
 	struct eq *q = &e->q[i];
-	struct io_uring_params p;
 	struct iovec iov;
 	uint32_t n, k, sq;
 	int ret, fd = e->cfg.store->fd;
@@ -691,32 +688,13 @@ static int eq_setup(struct backd_engine *e, unsigned int i)
 	for (k = 0; k < 2 * n; k++)
 		q->hslot[k] = -1;
 
-	memset(&p, 0, sizeof(p));
 	sq = n < 8 ? 16 : (n > 2048 ? 4096 : 2 * n);
 	/* Room for a completion per segment of every request in flight, so
-	 * the CQ never overflows (the kernel clamps very deep queues). */
-	p.flags = IORING_SETUP_CQSIZE | IORING_SETUP_CLAMP;
-	p.cq_entries = BACKD_MAX_SEGS * n + 16;
-	/*
-	 * Only this queue's thread submits and reaps, so completions can wait
-	 * as deferred task work until the thread asks for them: the kernel then
-	 * wakes the thread once per wait rather than interrupting it for every
-	 * completion (IO punted to io-wq, as on tmpfs, otherwise signals the
-	 * thread each time). The ring starts disabled so that the thread, not
-	 * this one, becomes its single issuer. Kernels before 6.1 refuse the
-	 * flags; the plain ring works the same, only slower.
-	 */
-	p.flags |= IORING_SETUP_R_DISABLED | IORING_SETUP_SINGLE_ISSUER |
-		   IORING_SETUP_DEFER_TASKRUN | IORING_SETUP_TASKRUN_FLAG;
-	ret = io_uring_queue_init_params(sq, &q->ring, &p);
-	if (ret == -EINVAL) {
-		memset(&p, 0, sizeof(p));
-		p.flags = IORING_SETUP_CQSIZE | IORING_SETUP_CLAMP;
-		p.cq_entries = BACKD_MAX_SEGS * n + 16;
-		ret = io_uring_queue_init_params(sq, &q->ring, &p);
-	} else if (!ret) {
-		q->ring_deferred = true;
-	}
+	 * the CQ never overflows (the kernel clamps very deep queues). The
+	 * ring starts disabled so that the queue's thread, not this one,
+	 * becomes its single issuer. */
+	ret = pvio_uring_init(&q->ring, sq, BACKD_MAX_SEGS * n + 16, true,
+			      &q->ring_deferred);
 	if (ret) {
 		backd_log("%s: queue %u: io_uring setup: %s", e->cfg.name, i,
 			  strerror(-ret));

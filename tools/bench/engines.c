@@ -19,6 +19,7 @@
 
 #include "bench.h"
 #include "libpvio/pvio_front.h"
+#include "uring_setup.h"
 
 /* ---- pvio ---- */
 
@@ -177,6 +178,7 @@ static int nat_job_init(struct bench_engine *e, unsigned int job,
 	struct iovec *iov;
 	struct nat_ctx *c;
 	unsigned int i;
+	bool deferred;
 	int ret;
 
 	(void)job;
@@ -187,15 +189,10 @@ static int nat_job_init(struct bench_engine *e, unsigned int job,
 	c->depth = depth;
 	c->spin_ns = (uint64_t)e->o->spin_us * 1000;
 	c->bs = max_bs;
-	/* The setup pvio-backd uses for its queues (this job's thread is the
-	 * only one to touch the ring, so completions may wait as deferred task
-	 * work); the plain ring on kernels before 6.1. */
-	ret = io_uring_queue_init(depth, &c->ring,
-				  IORING_SETUP_SINGLE_ISSUER |
-				  IORING_SETUP_DEFER_TASKRUN |
-				  IORING_SETUP_TASKRUN_FLAG);
-	if (ret == -EINVAL)
-		ret = io_uring_queue_init(depth, &c->ring, 0);
+	/* The set-up pvio-backd uses for its queues: this job's thread is the
+	 * only one to touch the ring. Created here and used only by the job's
+	 * thread after that, so it needs no enabling from there. */
+	ret = pvio_uring_init(&c->ring, depth, 0, false, &deferred);
 	if (ret < 0) {
 		free(c);
 		return ret;
