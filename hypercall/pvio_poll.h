@@ -1,13 +1,34 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The adaptive poll window both ends of a queue use before they sleep on a
- * doorbell (pvio-backd's idle poll, libpvio's wait): the rule of KVM's
- * halt polling, in nanoseconds.
+ * doorbell (pvio-backd's idle and in-flight polls, libpvio's wait): the
+ * rule of KVM's halt polling, in nanoseconds; and the clock and pause
+ * their poll loops use.
  */
 #ifndef PVIO_POLL_H
 #define PVIO_POLL_H
 
 #include <stdint.h>
+#include <time.h>
+
+/* Pause inside a busy-wait loop (spares the sibling hyperthread). */
+static inline void pvio_cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	__builtin_ia32_pause();
+#elif defined(__aarch64__)
+	__asm__ __volatile__("yield");
+#endif
+}
+
+/* CLOCK_MONOTONIC in nanoseconds, for poll windows. */
+static inline uint64_t pvio_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
 
 /**
  * pvio_poll_next() - the poll window after a sleep on the doorbell.

@@ -496,23 +496,6 @@ static void eq_arm_doorbell(struct eq *q)
 	q->poll_armed = true;
 }
 
-static inline void eq_relax(void)
-{
-#if defined(__x86_64__) || defined(__i386__)
-	__builtin_ia32_pause();
-#else
-	sched_yield();
-#endif
-}
-
-static uint64_t eq_now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 /* A completion is ready to reap, or waits as deferred task work that the
  * next io_uring_enter() with GETEVENTS (any submit or peek) will post. */
 static bool eq_cqe_due(struct eq *q)
@@ -541,7 +524,7 @@ static bool eq_poll(struct eq *q, uint64_t window_ns)
 
 	if (!window_ns)
 		return false;
-	end = eq_now_ns() + window_ns;
+	end = pvio_now_ns() + window_ns;
 	do {
 		for (int i = 0; i < (io ? 1 : 64); i++) {
 			if (pvio_cons_avail(&q->req) != 0 ||
@@ -550,9 +533,9 @@ static bool eq_poll(struct eq *q, uint64_t window_ns)
 			if (io)
 				sched_yield();
 			else
-				eq_relax();
+				pvio_cpu_relax();
 		}
-	} while (eq_now_ns() < end);
+	} while (pvio_now_ns() < end);
 	return false;
 }
 
@@ -561,11 +544,11 @@ static bool eq_poll(struct eq *q, uint64_t window_ns)
 static void eq_sleep(struct eq *q, uint64_t *window, unsigned int min_us,
 		     unsigned int max_us)
 {
-	uint64_t t0 = eq_now_ns();
+	uint64_t t0 = pvio_now_ns();
 
 	io_uring_submit_and_wait(&q->ring, 1);
 	*window = pvio_poll_next(*window, (uint64_t)min_us * 1000u,
-				 (uint64_t)max_us * 1000u, eq_now_ns() - t0);
+				 (uint64_t)max_us * 1000u, pvio_now_ns() - t0);
 }
 
 static void *eq_thread(void *arg)
@@ -600,7 +583,7 @@ static void *eq_thread(void *arg)
 		if (took || reaped)
 			continue;
 		if (e->cfg.poll && !idle && !q->rsp_blocked) {
-			eq_relax();
+			pvio_cpu_relax();
 			continue;
 		}
 		if (!idle && !q->rsp_blocked && q->inflight == 0 &&

@@ -126,10 +126,7 @@ static bool front_is_broken(const struct pvio_front *f)
 
 static long long front_now_ms(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	return (long long)(pvio_now_ns() / 1000000u);
 }
 
 static void front_cli_log(void *opaque, int level, const char *msg)
@@ -707,24 +704,6 @@ void pvio_front_set_spin(struct pvio_front_queue *q, unsigned int usec)
 	pvio_front_set_poll(q, usec, usec);
 }
 
-
-static inline void front_cpu_relax(void)
-{
-#if defined(__x86_64__) || defined(__i386__)
-	__builtin_ia32_pause();
-#elif defined(__aarch64__)
-	__asm__ __volatile__("yield");
-#endif
-}
-
-static uint64_t front_now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
 /**
  * pvio_front_stats() - the queue's counters.
  * @q: queue
@@ -1102,7 +1081,7 @@ int pvio_front_wait(struct pvio_front_queue *q, unsigned int min_ready,
 		min_ready = q->inflight ? q->inflight : 1;
 	if (q->spin_ns && timeout_ms != 0 &&
 	    (q->spin_max_ns == q->spin_min_ns || q->inflight <= PVIO_FRONT_POLL_DEPTH)) {
-		uint64_t end = front_now_ns() + q->spin_ns;
+		uint64_t end = pvio_now_ns() + q->spin_ns;
 		unsigned int i = 0;
 
 		do {
@@ -1114,10 +1093,10 @@ int pvio_front_wait(struct pvio_front_queue *q, unsigned int min_ready,
 						   q->index);
 			if ((unsigned int)avail >= min_ready)
 				return avail;
-			front_cpu_relax();
+			pvio_cpu_relax();
 			if (!(++i & 63))
 				sched_yield();
-		} while ((i & 63) || front_now_ns() < end);
+		} while ((i & 63) || pvio_now_ns() < end);
 	}
 	/*
 	 * Ask for the doorbell when half of the responses are in, not all: a
@@ -1150,12 +1129,12 @@ int pvio_front_wait(struct pvio_front_queue *q, unsigned int min_ready,
 				return 0;
 			ms = (int)left;
 		}
-		t0 = front_now_ns();
+		t0 = pvio_now_ns();
 		if (poll(&pfd, 1, ms) < 0 && errno != EINTR)
 			return -errno;
 		if ((pfd.revents & POLLIN) && q->inflight <= PVIO_FRONT_POLL_DEPTH)
 			q->spin_ns = pvio_poll_next(q->spin_ns, q->spin_min_ns,
-						    q->spin_max_ns, front_now_ns() - t0);
+						    q->spin_max_ns, pvio_now_ns() - t0);
 		if ((pfd.revents & POLLIN) && front_efd_drain(q->efd))
 			q->st.doorbells_in++;
 	}

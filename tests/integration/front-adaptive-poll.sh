@@ -24,15 +24,12 @@ for mode in default off; do
 		--runtime=2 --no-progress --json "${extra[@]}" >"$TMP/$mode.json" ||
 		{ cat "$TMP/$mode.json"; echo "FAIL: $mode: pvio-bench failed"; exit 1; }
 	ios=$(field ios "$TMP/$mode.json") din=$(field doorbells_in "$TMP/$mode.json")
-	[ -n "$ios" ] && [ -n "$din" ] && [ "$ios" -gt 100 ] ||
-		{ cat "$TMP/$mode.json"; echo "FAIL: $mode: too few IOs or no counters"; exit 1; }
-	per=$((din * 1000 / ios))
 	echo "$mode: $din doorbells from the backend for $ios IOs"
+	per=$(fe_per "$mode" "$din" "$ios" 1000 "$TMP/$mode.json") || exit 1
 	case $mode in
-	default) [ $per -lt 300 ] || { echo "FAIL: polling on by default: $per per 1000 IOs (fewer than 300 expected)"; exit 1; } ;;
-	off) [ $per -gt 700 ] || { echo "FAIL: polling off: $per per 1000 IOs (more than 700 expected)"; exit 1; } ;;
+	default) fe_bound "$per" -lt 300 "queue depth 1, polling on by default: $per doorbells per 1000 IOs" ;;
+	off) fe_bound "$per" -gt 700 "queue depth 1, polling off: $per doorbells per 1000 IOs" ;;
 	esac
-	echo "ok: queue depth 1, polling $mode: $per doorbells per 1000 IOs"
 done
 fe_backd_stop || exit 1
 echo "front-adaptive-poll: all checks passed"

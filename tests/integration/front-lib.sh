@@ -48,7 +48,7 @@ fe_backd_bench() {
 # COUNT or TOTAL missing or TOTAL at most 100, show FILE and exit 1.
 fe_per() {
 	[ -n "$2" ] && [ -n "$3" ] && [ "$3" -gt 100 ] ||
-		{ cat "$5"; echo "FAIL: $1: too few IOs or no counters" >&2; exit 1; }
+		{ cat "$5" >&2; echo "FAIL: $1: too few IOs or no counters" >&2; exit 1; }
 	echo $(($2 * $4 / $3))
 }
 
