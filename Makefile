@@ -17,11 +17,11 @@ CFLAGS_BASE = -std=gnu11 -O2 -g -Wall -Wextra -Werror -D_GNU_SOURCE \
 LDLIBS_BASE = -luring -lpthread
 
 ifeq ($(SAN),tsan)
-BUILD      := $(BUILD)/tsan
+override BUILD := $(BUILD)/tsan
 CFLAGS_BASE += -fsanitize=thread -O1 -DPVIO_UNDER_TSAN
 LDFLAGS    += -fsanitize=thread
 else ifeq ($(SAN),asan)
-BUILD      := $(BUILD)/asan
+override BUILD := $(BUILD)/asan
 CFLAGS_BASE += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 LDFLAGS    += -fsanitize=address,undefined
 endif
@@ -43,10 +43,11 @@ SHIM_SRCS  := $(wildcard tests/shims/*.c)
 PROGS      += $(patsubst %.c,$(BUILD)/%.so,$(SHIM_SRCS))
 HEADERS    := $(shell find include ring hypercall front back tests/common -name '*.h' -not -path 'back/backd/*' 2>/dev/null)
 # Userspace library code shared by tools and unit tests. Listed by name:
-# hypercall/ and back/ also hold kernel sources that must not be built here.
+# hypercall/ and back/ also hold kernel sources that must not be built
+# here; ring/*.c is the protocol library the kernel modules link too.
 LIB_SRCS   := hypercall/ivshmem_server.c hypercall/ivshmem_client.c \
-              back/blk_validate.c back/region_layout.c back/uring_setup.c \
-              $(wildcard front/libpvio/*.c)
+              ring/region.c ring/blk_proto.c ring/handshake.c \
+              back/uring_setup.c $(wildcard front/libpvio/*.c)
 LIB_SRCS   := $(wildcard $(LIB_SRCS))
 LIB_OBJS   := $(patsubst %.c,$(BUILD)/lib/%.o,$(LIB_SRCS))
 LIB        := $(BUILD)/lib/libpvio-user.a

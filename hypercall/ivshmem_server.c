@@ -391,6 +391,7 @@ static void srv_peer_event(struct pvio_ivshmem_server *srv,
 int pvio_ivshmem_server_handle(struct pvio_ivshmem_server *srv)
 {
 	struct epoll_event evs[16];
+	bool listen_ready = false;
 	int n, i;
 
 	n = epoll_wait(srv->epoll_fd, evs, 16, 0);
@@ -400,13 +401,18 @@ int pvio_ivshmem_server_handle(struct pvio_ivshmem_server *srv)
 		struct srv_peer *p;
 
 		if (evs[i].data.u64 == SRV_TAG_LISTEN) {
-			srv_accept(srv);
+			listen_ready = true;
 			continue;
 		}
 		p = srv_find(srv, (int)(evs[i].data.u64 - 1));
 		if (p)
 			srv_peer_event(srv, p, evs[i].events);
 	}
+	/* Departures first: a client that disconnects and connects again at
+	 * once (a frontend reopening the device) finds its old slot free
+	 * rather than being refused over the client limit. */
+	if (listen_ready)
+		srv_accept(srv);
 	return 0;
 }
 
@@ -735,6 +741,35 @@ int pvio_ivshmem_server_vector_fd(const struct pvio_ivshmem_server *srv,
 	if (vector >= srv->vectors)
 		return -EINVAL;
 	return srv->self_efd[vector];
+}
+
+/**
+ * pvio_ivshmem_server_peer_vector_fd() - a client's doorbell @vector.
+ * @srv: server
+ * @peer_id: a connected client
+ * @vector: 0..vectors-1
+ *
+ * Writing 1 to it rings the client (what pvio_ivshmem_server_notify()
+ * does); for handing the doorbell to another engine, such as the host
+ * kernel's. The fd stays the server's and is closed when the client
+ * leaves: dup it (or pass it to the kernel, which takes its own
+ * reference) to keep it longer.
+ *
+ * Context: any.
+ * Return: the eventfd, -ENOENT for an unknown peer, -EINVAL for a bad
+ * vector.
+ */
+int pvio_ivshmem_server_peer_vector_fd(const struct pvio_ivshmem_server *srv,
+				       int peer_id, unsigned int vector)
+{
+	const struct srv_peer *p;
+
+	if (vector >= srv->vectors)
+		return -EINVAL;
+	p = srv_find(srv, peer_id);
+	if (!p)
+		return -ENOENT;
+	return p->efd[vector];
 }
 
 /**

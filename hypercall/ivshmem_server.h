@@ -88,6 +88,8 @@ int pvio_ivshmem_server_mem_fd(const struct pvio_ivshmem_server *srv);
 unsigned int pvio_ivshmem_server_vectors(const struct pvio_ivshmem_server *srv);
 int pvio_ivshmem_server_vector_fd(const struct pvio_ivshmem_server *srv,
 				  unsigned int vector);
+int pvio_ivshmem_server_peer_vector_fd(const struct pvio_ivshmem_server *srv,
+				       int peer_id, unsigned int vector);
 unsigned int pvio_ivshmem_server_nr_clients(const struct pvio_ivshmem_server *srv);
 bool pvio_ivshmem_server_has_peer(const struct pvio_ivshmem_server *srv,
 				  int peer_id);

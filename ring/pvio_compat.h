@@ -11,6 +11,7 @@
  *                            loads (the store->load case acquire/release
  *                            cannot give, needed by event-index re-checks)
  *   PVIO_READ_ONCE/WRITE_ONCE a single, untorn access with no ordering
+ *   pvio_copy_from_shared()  a copy out of shared memory, each byte read once
  * Userspace maps them to C11 atomics (through the GCC/Clang builtins), so
  * ThreadSanitizer sees every pairing; the kernel maps them to its own.
  */
@@ -85,5 +86,42 @@ static inline __le32 pvio_cpu_to_le32(__u32 x) { return (__le32)PVIO_BSWAP_LE(32
 static inline __le64 pvio_cpu_to_le64(__u64 x) { return (__le64)PVIO_BSWAP_LE(64, x); }
 
 #endif /* __KERNEL__ */
+
+/**
+ * pvio_copy_from_shared() - copy @n bytes out of memory the peer can write.
+ * @dst: private memory
+ * @src: shared memory
+ * @n: bytes
+ *
+ * A plain memcpy() from shared memory is not one read: the compiler may
+ * drop the private copy and read the shared bytes again wherever the copy
+ * is used later (it assumes nothing else writes ordinary memory), so a
+ * value checked on the copy could differ from the value used. Every shared
+ * byte here goes through one PVIO_READ_ONCE, which the compiler must
+ * perform exactly once, into private memory; the checks and uses that
+ * follow see only that memory. An 8-aligned source is read in 8-byte words
+ * (ring entries and header fields are 8-byte multiples, 8-aligned) and its
+ * tail in bytes; an unaligned one in bytes. With a constant @n this inlines
+ * to one alignment test and a run of loads. No ordering: pair it with an
+ * acquire where the peer publishes what is copied.
+ *
+ * Context: any.
+ */
+static inline void pvio_copy_from_shared(void *dst, const void *src, size_t n)
+{
+	unsigned char *d = (unsigned char *)dst;
+	const unsigned char *s = (const unsigned char *)src;
+	size_t i = 0;
+
+	if (((unsigned long)s & 7) == 0) {
+		for (; i + 8 <= n; i += 8) {
+			__u64 w = PVIO_READ_ONCE(*(const __u64 *)(s + i));
+
+			memcpy(d + i, &w, sizeof(w));
+		}
+	}
+	for (; i < n; i++)
+		d[i] = PVIO_READ_ONCE(s[i]);
+}
 
 #endif /* PVIO_COMPAT_H */

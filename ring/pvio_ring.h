@@ -348,7 +348,13 @@ static inline int pvio_cons_get(struct pvio_cons *c, void *out, __u32 size)
 		return -EAGAIN;
 	if (pvio_unlikely(size > c->esize))
 		return -EINVAL;
-	memcpy(out, c->entries + (size_t)(c->cons & c->mask) * c->esize, size);
+	/* Each shared word read once (pvio_copy_from_shared): with a plain
+	 * memcpy the compiler could read the slot again where the caller
+	 * uses the copy, after the caller validated it. Slots are 8-aligned
+	 * and entries multiples of 8 bytes, so with a constant @size the
+	 * copy is one alignment test and an unrolled run of 8-byte loads. */
+	pvio_copy_from_shared(out, c->entries + (size_t)(c->cons & c->mask) *
+			      c->esize, size);
 	c->cons++;
 	return 0;
 }
@@ -425,6 +431,56 @@ static inline int pvio_cons_arm(struct pvio_cons *c, __u32 ahead)
 	if (avail < 0)
 		return avail;
 	return (__u32)avail > ahead ? avail : 0;
+}
+
+/**
+ * pvio_ring_take() - a server takes the next request only if it can answer.
+ * @req: consumer side of the request ring
+ * @rsp: producer side of the response ring
+ * @owed: requests taken earlier and not yet answered
+ * @out: private buffer for the request; validate this copy, never the slot
+ * @size: bytes to copy (pass a sizeof)
+ * @why: set to which ring broke, when this returns -EPROTO
+ *
+ * The rule every backend follows: a request is taken off the request ring
+ * only while the response ring has room for its answer and for every
+ * answer still owed, so that no answer ever waits for ring space the
+ * frontend may never free. The caller releases what it took with
+ * pvio_cons_release() once per batch.
+ *
+ * Context: any; the server's side of both rings.
+ * Return: 1 with a request in @out; 0 when none is waiting; -ENOSPC when
+ * one is waiting but the response ring lacks room (ask for a doorbell when
+ * the frontend frees some, pvio_prod_arm_space()); -EPROTO when the
+ * frontend broke either ring.
+ */
+static inline int pvio_ring_take(struct pvio_cons *req, struct pvio_prod *rsp,
+				 __u32 owed, void *out, __u32 size,
+				 const char **why)
+{
+	int avail, space;
+
+	avail = pvio_cons_avail(req);
+	if (pvio_unlikely(avail < 0)) {
+		*why = "request ring producer index out of range";
+		return avail;
+	}
+	if (avail == 0)
+		return 0;
+	/* Blocked only with a request waiting: a frontend whose every id is
+	 * in flight or answered has filled the response ring's reserve
+	 * legitimately, and must not be left without a doorbell until the
+	 * next look. */
+	space = pvio_prod_space(rsp, owed + 1);
+	if (pvio_unlikely(space < 0)) {
+		*why = "response ring consumer index out of range";
+		return space;
+	}
+	if ((__u32)space < owed + 1)
+		return -ENOSPC;
+	if (pvio_cons_get(req, out, size))
+		return 0;
+	return 1;
 }
 
 #endif /* PVIO_RING_IMPL_H */

@@ -14,7 +14,7 @@
 
 #include "dev.h"
 #include "pvio_ring.h"
-#include "region_layout.h"
+#include "region.h"
 
 #define DEV_DISCARD_MAX_SECTORS 0x400000u /* 2 GiB */
 
@@ -30,49 +30,6 @@ static uint64_t dev_pow2_at_least(uint64_t v)
 	while (p < v)
 		p <<= 1;
 	return p;
-}
-
-/*
- * Where queue @i's rings and data area are, computed privately: the queue
- * table in the region is shared memory the frontend can rewrite, so the
- * engine never takes offsets from it. Must match back/region_layout.c,
- * which dev_check_layout() verifies at start-up.
- */
-static void dev_queue_place(const struct backd_dev *d, unsigned int i,
-			    uint64_t *req, uint64_t *rsp, uint64_t *data)
-{
-	uint64_t start = PVIO_REGION_HDR_SIZE;
-	unsigned int k;
-
-	for (k = 0; k <= i; k++) {
-		*req = dev_align(start, PVIO_CACHELINE);
-		*rsp = dev_align(*req + PVIO_RING_BYTES(d->ring_entries,
-							sizeof(struct pvio_blk_req)),
-				 PVIO_CACHELINE);
-		*data = dev_align(*rsp + PVIO_RING_BYTES(d->ring_entries,
-							 sizeof(struct pvio_blk_rsp)),
-				  PVIO_DATA_ALIGN);
-		start = *data + d->data_size;
-	}
-}
-
-static int dev_check_layout(const struct backd_dev *d)
-{
-	uint64_t req, rsp, data;
-	unsigned int i;
-
-	for (i = 0; i < d->o.queues; i++) {
-		const struct pvio_queue_desc *q = &d->hdr->queues[i];
-
-		dev_queue_place(d, i, &req, &rsp, &data);
-		if (pvio_le64_to_cpu(q->req_ring_off) != req ||
-		    pvio_le64_to_cpu(q->rsp_ring_off) != rsp ||
-		    pvio_le64_to_cpu(q->data_off) != data ||
-		    pvio_le64_to_cpu(q->data_size) != d->data_size ||
-		    pvio_le32_to_cpu(q->vector) != i + 1)
-			return -EPROTO;
-	}
-	return 0;
 }
 
 static void dev_notify_locked(struct backd_dev *d, unsigned int vector)
@@ -130,6 +87,11 @@ static void dev_on_peer(void *opaque, int id, bool joined)
 {
 	struct backd_dev *d = opaque;
 
+	/* The kernel device stops at once, before the server accepts the
+	 * next frontend in the same pass: that one must never find the
+	 * previous device still serving the region. */
+	if (d->o.kernel && !joined && id == d->peer)
+		backd_kernel_stop(d);
 	if (d->nr_ev == BACKD_DEV_MAX_EVENTS) {
 		backd_log("%s: too many peer events at once; peer %d %s ignored",
 			  d->name, id, joined ? "joining" : "leaving");
@@ -140,31 +102,38 @@ static void dev_on_peer(void *opaque, int id, bool joined)
 	d->nr_ev++;
 }
 
+/* Publish back.state (a release store in pvio_hs_back_set_state(): the
+ * layout or the rings' last answers are visible first) and ring. */
 static void dev_set_state(struct backd_dev *d, uint32_t state)
 {
-	d->state = state;
-	/* Release: everything we wrote to the region before (a layout, the
-	 * rings' last answers) is visible before the new state; pairs with
-	 * the frontend's acquire of back.state. */
-	pvio_store_release(&d->hdr->back.state, pvio_cpu_to_le32(state));
+	pvio_hs_back_set_state(&d->hs, state);
 	dev_notify(d, PVIO_VECTOR_CONTROL);
+}
+
+static void dev_layout_params(const struct backd_dev *d,
+			      struct pvio_region_params *p)
+{
+	memset(p, 0, sizeof(*p));
+	p->region_size = d->region_size;
+	p->dev_class = PVIO_CLASS_BLK;
+	p->num_queues = d->o.queues;
+	p->ring_entries = d->ring_entries;
+	p->req_entry_size = sizeof(struct pvio_blk_req);
+	p->rsp_entry_size = sizeof(struct pvio_blk_rsp);
+	p->data_size = d->data_size;
+	p->features = d->offered;
+	p->config = &d->config;
 }
 
 /* Step 1 of the handshake: a fresh layout for the next frontend. */
 static int dev_layout(struct backd_dev *d)
 {
-	struct pvio_region_layout_params p = {
-		.region_size = d->region_size,
-		.num_queues = d->o.queues,
-		.ring_entries = d->ring_entries,
-		.data_size = d->data_size,
-		.features = d->offered,
-		.generation = ++d->generation,
-		.config = &d->config,
-	};
+	struct pvio_region_params p;
 	int ret;
 
-	ret = pvio_region_layout_blk(d->hdr, &p);
+	dev_layout_params(d, &p);
+	p.generation = ++d->generation;
+	ret = pvio_region_layout(d->hdr, &p, &d->layout);
 	if (ret) {
 		backd_log("%s: laying out the region: %s", d->name, strerror(-ret));
 		return ret;
@@ -172,7 +141,7 @@ static int dev_layout(struct backd_dev *d)
 	/* No engine runs now, so no thread can race this reset. */
 	__atomic_store_n(&d->broken, 0, __ATOMIC_RELAXED);
 	d->broken_seen = false;
-	d->state = PVIO_STATE_INITWAIT;
+	pvio_hs_back_init(&d->hs, d->hdr, d->offered);
 	dev_notify(d, PVIO_VECTOR_CONTROL);
 	return 0;
 }
@@ -185,23 +154,16 @@ static void dev_stop_engine(struct backd_dev *d)
 	d->eng = NULL;
 }
 
-/* Step 3: the frontend is INITIALISED; check its features, start IO. */
+/* Step 3: the frontend is INITIALISED with features we offered (checked
+ * by pvio_hs_back_step()); start IO. */
 static void dev_connect(struct backd_dev *d)
 {
 	struct backd_engine_cfg cfg;
-	uint64_t feats, req, rsp, data;
+	uint64_t feats = d->hs.accepted;
 	unsigned char *mem = (unsigned char *)d->hdr;
 	unsigned int i;
 	int ret;
 
-	feats = pvio_le64_to_cpu(PVIO_READ_ONCE(d->hdr->front.features));
-	if (feats & ~d->offered) {
-		backd_log_peer(&d->rl, d->name,
-			       "frontend accepted features %#" PRIx64 " beyond those offered (%#" PRIx64 "); closing",
-			       feats, d->offered);
-		dev_set_state(d, PVIO_STATE_CLOSED);
-		return;
-	}
 	memset(&cfg, 0, sizeof(cfg));
 	cfg.name = d->name;
 	cfg.nr_queues = d->o.queues;
@@ -216,15 +178,19 @@ static void dev_connect(struct backd_dev *d)
 	cfg.notify = dev_notify;
 	cfg.broken = dev_broken;
 	cfg.opaque = d;
+	/* Offsets from our private copy of the layout: the queue table in
+	 * the region is shared memory the frontend can rewrite. */
 	for (i = 0; i < d->o.queues; i++) {
-		dev_queue_place(d, i, &req, &rsp, &data);
-		cfg.q[i].req = (struct pvio_ring_shared *)(mem + req);
-		cfg.q[i].rsp = (struct pvio_ring_shared *)(mem + rsp);
-		cfg.q[i].entries = d->ring_entries;
-		cfg.q[i].data = mem + data;
-		cfg.q[i].data_size = d->data_size;
-		cfg.q[i].doorbell_fd = pvio_ivshmem_server_vector_fd(d->srv, i + 1);
-		cfg.q[i].vector = i + 1;
+		const struct pvio_region_queue *q = &d->layout.queues[i];
+
+		cfg.q[i].req = (struct pvio_ring_shared *)(mem + q->req_ring_off);
+		cfg.q[i].rsp = (struct pvio_ring_shared *)(mem + q->rsp_ring_off);
+		cfg.q[i].entries = q->req_entries;
+		cfg.q[i].data = mem + q->data_off;
+		cfg.q[i].data_size = q->data_size;
+		cfg.q[i].doorbell_fd = pvio_ivshmem_server_vector_fd(d->srv,
+								     q->vector);
+		cfg.q[i].vector = q->vector;
 		cfg.q[i].stats = &d->stats[i];
 	}
 	ret = backd_engine_start(&cfg, &d->eng);
@@ -244,16 +210,19 @@ static void dev_connect(struct backd_dev *d)
  * @d: device
  *
  * Called when the control doorbell rings and periodically (a frontend may
- * change state without ringing). Reads front.state once and acts on the
- * copy.
+ * change state without ringing); pvio_hs_back_step() reads the frontend's
+ * side once and says what to do.
  *
  * Context: main thread.
  */
 void backd_dev_handle_control(struct backd_dev *d)
 {
-	uint32_t front;
+	const char *why;
 	uint64_t cnt;
 
+	/* The kernel runs the handshake, and the control fd is its own. */
+	if (d->o.kernel)
+		return;
 	if (read(backd_dev_control_fd(d), &cnt, sizeof(cnt)) < 0)
 		cnt = 0;
 	/* Acquire: pairs with the exchange in dev_broken(). */
@@ -263,28 +232,33 @@ void backd_dev_handle_control(struct backd_dev *d)
 		dev_set_state(d, PVIO_STATE_CLOSED);
 		return;
 	}
-	/* Acquire: pairs with the frontend's release of front.state; its
-	 * features are read after the state that published them. */
-	front = pvio_le32_to_cpu(pvio_load_acquire(&d->hdr->front.state));
-	switch (d->state) {
-	case PVIO_STATE_INITWAIT:
-		if (front == PVIO_STATE_INITIALISED && d->peer >= 0)
-			dev_connect(d);
+	/* Nobody attached: whatever front.state says, no frontend wrote it. */
+	if (d->peer < 0 && d->hs.state == PVIO_STATE_INITWAIT)
+		return;
+	switch (pvio_hs_back_step(&d->hs, &why)) {
+	case PVIO_HS_BACK_CONNECT:
+		dev_connect(d);
 		break;
-	case PVIO_STATE_CONNECTED:
-		if (front == PVIO_STATE_CLOSING || front == PVIO_STATE_CLOSED) {
-			dev_stop_engine(d);
-			dev_set_state(d, PVIO_STATE_CLOSED);
-			backd_log("%s: frontend peer %d closed the device", d->name,
-				  d->peer);
-		}
+	case PVIO_HS_BACK_REFUSED:
+		backd_log_peer(&d->rl, d->name,
+			       "frontend accepted features %#" PRIx64 " beyond those offered (%#" PRIx64 "); closing",
+			       (uint64_t)d->hs.accepted, d->offered);
+		dev_notify(d, PVIO_VECTOR_CONTROL);
 		break;
-	case PVIO_STATE_CLOSED:
+	case PVIO_HS_BACK_CLOSE:
+		dev_stop_engine(d);
+		dev_set_state(d, PVIO_STATE_CLOSED);
+		backd_log("%s: frontend peer %d closed the device", d->name,
+			  d->peer);
+		break;
+	case PVIO_HS_BACK_RELAYOUT:
 		/* A frontend that stays attached (a guest driver reloading)
 		 * gets a fresh layout once it acknowledged the close; a broken
 		 * device waits for its frontend to leave. */
-		if (front == PVIO_STATE_CLOSED && !d->broken_seen)
+		if (!d->broken_seen)
 			dev_layout(d);
+		break;
+	case PVIO_HS_BACK_NONE:
 		break;
 	}
 }
@@ -300,12 +274,21 @@ static void dev_peer_joined(struct backd_dev *d, int id)
 	d->peer = id;
 	pthread_mutex_unlock(&d->srv_lock);
 	backd_log("%s: frontend peer %d joined", d->name, id);
+	if (d->o.kernel)
+		backd_kernel_start(d);
 }
 
 static void dev_peer_left(struct backd_dev *d, int id)
 {
 	if (id != d->peer)
 		return;
+	if (d->o.kernel) {
+		backd_kernel_stop(d);
+		pthread_mutex_lock(&d->srv_lock);
+		d->peer = -1;
+		pthread_mutex_unlock(&d->srv_lock);
+		return;
+	}
 	dev_stop_engine(d);
 	pthread_mutex_lock(&d->srv_lock);
 	d->peer = -1;
@@ -381,7 +364,8 @@ int backd_dev_open(struct backd_dev *d, unsigned int idx,
 		   const struct backd_poll_opts *po)
 {
 	struct pvio_ivshmem_server_opts so;
-	struct pvio_region_layout_params p;
+	struct pvio_region_params p;
+	const char *why;
 	uint64_t need;
 	int ret;
 
@@ -396,20 +380,18 @@ int backd_dev_open(struct backd_dev *d, unsigned int idx,
 	if (ret)
 		goto err_lock;
 	dev_fill_config(d);
-	ret = pvio_blk_limits_from_config(&d->config, &d->lim);
-	if (ret)
+	ret = pvio_blk_limits_from_config(&d->config, &d->lim, &why);
+	if (ret) {
+		backd_log("%s: %s: unusable block config: %s", d->name, o->path,
+			  why);
 		goto err_store;
+	}
 	d->ring_entries = (uint32_t)dev_pow2_at_least(o->depth < 2 ? 2 : o->depth);
 	d->data_size = dev_align((uint64_t)o->depth * BACKD_SEG_BYTES +
 				 (uint64_t)o->depth * BACKD_MAX_SEGS *
 					 sizeof(struct pvio_blk_seg),
 				 PVIO_DATA_ALIGN);
-	memset(&p, 0, sizeof(p));
-	p.num_queues = o->queues;
-	p.ring_entries = d->ring_entries;
-	p.data_size = d->data_size;
-	p.features = d->offered;
-	p.config = &d->config;
+	dev_layout_params(d, &p);
 	need = pvio_region_layout_size(&p);
 	if (!need) {
 		backd_log("%s: no valid region layout for these parameters", d->name);
@@ -434,12 +416,7 @@ int backd_dev_open(struct backd_dev *d, unsigned int idx,
 		goto err_store;
 	}
 	d->hdr = pvio_ivshmem_server_mem(d->srv);
-	ret = dev_layout(d);
-	if (!ret && dev_check_layout(d)) {
-		backd_log("%s: region layout does not match the expected placement",
-			  d->name);
-		ret = -EPROTO;
-	}
+	ret = o->kernel ? backd_kernel_open(d) : dev_layout(d);
 	if (ret)
 		goto err_srv;
 	backd_log("%s: %s: %" PRIu64 " bytes, block size %u%s, %s IO; socket %s, %u queue(s) of depth %u, region %" PRIu64 " bytes, vectors %u",
@@ -498,7 +475,9 @@ void backd_dev_close(struct backd_dev *d)
 	int ret;
 
 	dev_stop_engine(d);
-	if (d->state == PVIO_STATE_CONNECTED)
+	if (d->o.kernel)
+		backd_kernel_stop(d);
+	if (d->hs.state == PVIO_STATE_CONNECTED)
 		dev_set_state(d, PVIO_STATE_CLOSED);
 	ret = backd_store_flush(&d->store);
 	if (ret)
@@ -528,9 +507,13 @@ int backd_dev_server_fd(const struct backd_dev *d)
  * @d: device
  *
  * Context: main thread.
- * Return: an eventfd; call backd_dev_handle_control() when readable.
+ * Return: an eventfd; call backd_dev_handle_control() when readable. -1
+ * with --engine kernel: the kernel is woken by it, the daemon must not
+ * read it.
  */
 int backd_dev_control_fd(const struct backd_dev *d)
 {
+	if (d->o.kernel)
+		return -1;
 	return pvio_ivshmem_server_vector_fd(d->srv, PVIO_VECTOR_CONTROL);
 }

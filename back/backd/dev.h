@@ -11,9 +11,11 @@
 #include <stdint.h>
 
 #include "backd.h"
-#include "blk_validate.h"
+#include "blk_proto.h"
 #include "engine.h"
+#include "handshake.h"
 #include "ivshmem_server.h"
+#include "region.h"
 
 #define BACKD_DEV_MAX_EVENTS 16
 
@@ -23,6 +25,7 @@ struct backd_dev_opts {
 	bool ro;
 	unsigned int queues;
 	unsigned int depth;
+	bool kernel;   /* --engine kernel: pvio_host.ko serves the IO */
 };
 
 struct backd_dev {
@@ -42,8 +45,10 @@ struct backd_dev {
 	struct pvio_blk_limits lim;
 	uint64_t offered;
 	uint32_t generation;
-	uint32_t state;     /* our back.state; never read back from the region */
+	struct pvio_region_layout layout; /* as laid out: private, the engine's offsets */
+	struct pvio_hs_back hs;           /* hs.state: our back.state, never read back */
 	int peer;           /* the frontend's peer id, or -1 */
+	int host_fd;        /* --engine kernel: /dev/pvio-back while serving, or -1 */
 	struct backd_engine *eng;
 	int broken;         /* set by queue threads */
 	bool broken_seen;
@@ -64,5 +69,10 @@ int backd_dev_control_fd(const struct backd_dev *d);
 void backd_dev_handle_server(struct backd_dev *d);
 void backd_dev_handle_control(struct backd_dev *d);
 void backd_dev_print_stats(struct backd_dev *d);
+
+/* kernel_engine.c: --engine kernel. */
+int backd_kernel_open(struct backd_dev *d);
+int backd_kernel_start(struct backd_dev *d);
+void backd_kernel_stop(struct backd_dev *d);
 
 #endif /* BACKD_DEV_H */

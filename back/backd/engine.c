@@ -387,31 +387,18 @@ static void eq_handle(struct eq *q, const struct pvio_blk_req *wire)
 static unsigned int eq_take(struct eq *q)
 {
 	struct pvio_blk_req wire;
+	const char *why;
 	unsigned int n = 0;
-	int space, avail;
+	int ret;
 
 	while (!q->dead && !__atomic_load_n(&q->e->broken, __ATOMIC_RELAXED)) {
-		avail = pvio_cons_avail(&q->req);
-		if (avail < 0) {
-			eq_break(q, "request ring producer index out of range");
-			break;
-		}
-		if (avail == 0)
-			break;
-		/* Blocked only with a request waiting: a frontend whose every
-		 * id is in flight or answered has filled the response ring's
-		 * reserve legitimately, and must not be left without a
-		 * doorbell until the next look. */
-		space = pvio_prod_space(&q->rsp, q->inflight + 1);
-		if (space < 0) {
-			eq_break(q, "response ring consumer index out of range");
-			break;
-		}
-		if ((unsigned int)space < q->inflight + 1) {
+		ret = pvio_ring_take(&q->req, &q->rsp, q->inflight, &wire,
+				     sizeof(wire), &why);
+		if (ret == -ENOSPC)
 			q->rsp_blocked = true;
-			break;
-		}
-		if (pvio_cons_get(&q->req, &wire, sizeof(wire)))
+		else if (ret < 0)
+			eq_break(q, why);
+		if (ret <= 0)
 			break;
 		n++;
 		eq_handle(q, &wire);

@@ -19,7 +19,7 @@
 #include <pvio/ring.h>
 
 #include "backd.h"
-#include "blk_validate.h"
+#include "blk_proto.h"
 
 struct backd_engine;
 

@@ -29,6 +29,7 @@ static const char backd_help[] =
 "    pvio-backd --blk PATH [--ro] [--queues N] [--queue-depth D] --socket SOCK\n"
 "               [--blk PATH2 ... --socket SOCK2 ...] [--poll]\n"
 "               [--idle-poll-us N] [--idle-poll-max-us M] [--foreground]\n"
+"               [--engine uring|kernel]\n"
 "    pvio-backd --help\n"
 "\n"
 "DESCRIPTION\n"
@@ -102,6 +103,18 @@ static const char backd_help[] =
 "        that keeps completions coming every few microseconds keeps the\n"
 "        thread busy (about one CPU at 4 KiB QD32); one that takes longer\n"
 "        than M costs almost no polling. 0 always sleeps. Default: 200.\n"
+"    --engine uring|kernel\n"
+"        Who serves the IO of every device. uring (the default): this\n"
+"        daemon, as described above. kernel: the host kernel's block\n"
+"        backend; the daemon stays the ivshmem server, and for each\n"
+"        frontend that connects it hands the region, the doorbells and\n"
+"        the backing store to /dev/pvio-back (load pvio_core.ko,\n"
+"        pvio_host.ko and pvblkback.ko first), which lays the region out\n"
+"        and serves it until the frontend leaves (the daemon then closes\n"
+"        the device and the next frontend gets a new one). --poll and the\n"
+"        --*-poll-* options do not apply; statistics are the kernel's\n"
+"        (/sys/bus/pvio/devices/). Start-up fails (exit 1) when\n"
+"        /dev/pvio-back is missing.\n"
 "    --foreground\n"
 "        Accepted for compatibility: the daemon always runs in the\n"
 "        foreground (use a service manager to run it in the background).\n"
@@ -129,7 +142,8 @@ static const char backd_help[] =
 "    0   stopped by SIGTERM or SIGINT, or --help\n"
 "    1   a device could not be started: missing file, a directory, a file\n"
 "        too small or not a multiple of 512 bytes, a socket path in use by\n"
-"        a running server, or a system error\n"
+"        a running server, /dev/pvio-back missing with --engine kernel,\n"
+"        or a system error\n"
 "    2   bad command line: unknown option, missing or bad value (--queues\n"
 "        not in 1..32, --queue-depth not in 1..4096), --ro, --queues,\n"
 "        --queue-depth or --socket before any --blk, a device without\n"
@@ -143,6 +157,10 @@ static const char backd_help[] =
 "        pvio-backd --blk disk.img --socket pv0.sock \\\n"
 "                   --blk /dev/sdb --ro --queues 4 --queue-depth 128 \\\n"
 "                   --socket pv1.sock\n"
+"\n"
+"    Serve a file from the host kernel instead:\n"
+"        insmod pvio_core.ko; insmod pvio_host.ko; insmod pvblkback.ko\n"
+"        pvio-backd --engine kernel --blk disk.img --socket pv0.sock\n"
 "\n"
 "    Attach stock QEMU to a device with N queues (vectors = N + 1):\n"
 "        qemu-system-x86_64 ... \\\n"
@@ -175,7 +193,8 @@ static unsigned int backd_parse_uint(const char *opt, const char *s,
 }
 
 enum { OPT_BLK = 256, OPT_RO, OPT_QUEUES, OPT_DEPTH, OPT_SOCKET, OPT_POLL,
-       OPT_IDLE_POLL, OPT_IDLE_POLL_MAX, OPT_IO_POLL_MAX, OPT_FOREGROUND };
+       OPT_IDLE_POLL, OPT_IDLE_POLL_MAX, OPT_IO_POLL_MAX, OPT_FOREGROUND,
+       OPT_ENGINE };
 
 static unsigned int backd_parse(int argc, char **argv,
 				struct backd_dev_opts *devs,
@@ -192,18 +211,20 @@ static unsigned int backd_parse(int argc, char **argv,
 		{ "idle-poll-max-us", required_argument, NULL, OPT_IDLE_POLL_MAX },
 		{ "io-poll-max-us", required_argument, NULL, OPT_IO_POLL_MAX },
 		{ "foreground", no_argument, NULL, OPT_FOREGROUND },
+		{ "engine", required_argument, NULL, OPT_ENGINE },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct backd_dev_opts *cur = NULL;
 	unsigned int n = 0, i;
+	bool kernel = false;
 	int c;
 
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
 		if (c != OPT_BLK && c != OPT_POLL && c != OPT_IDLE_POLL &&
 		    c != OPT_IDLE_POLL_MAX && c != OPT_IO_POLL_MAX &&
-		    c != OPT_FOREGROUND &&
+		    c != OPT_FOREGROUND && c != OPT_ENGINE &&
 		    c != 'h' && c != '?' && c != ':' && !cur)
 			backd_usage_error("%s given before any --blk", argv[optind - 1]);
 		switch (c) {
@@ -252,6 +273,15 @@ static unsigned int backd_parse(int argc, char **argv,
 			break;
 		case OPT_FOREGROUND:
 			break;
+		case OPT_ENGINE:
+			if (!strcmp(optarg, "kernel"))
+				kernel = true;
+			else if (!strcmp(optarg, "uring"))
+				kernel = false;
+			else
+				backd_usage_error("--engine: bad value '%s', want uring or kernel",
+						  optarg);
+			break;
 		case 'h':
 			fputs(backd_help, stdout);
 			exit(0);
@@ -269,6 +299,7 @@ static unsigned int backd_parse(int argc, char **argv,
 	for (i = 0; i < n; i++) {
 		if (!devs[i].socket)
 			backd_usage_error("device %s has no --socket", devs[i].path);
+		devs[i].kernel = kernel;
 	}
 	return n;
 }
@@ -329,7 +360,8 @@ int main(int argc, char **argv)
 		}
 		opened++;
 		if (backd_epoll_add(ep, backd_dev_server_fd(&devs[i]), TAG_SERVER(i)) ||
-		    backd_epoll_add(ep, backd_dev_control_fd(&devs[i]), TAG_CONTROL(i))) {
+		    (backd_dev_control_fd(&devs[i]) >= 0 &&
+		     backd_epoll_add(ep, backd_dev_control_fd(&devs[i]), TAG_CONTROL(i)))) {
 			backd_log("%s: epoll: %s", devs[i].name, strerror(errno));
 			exit_code = 1;
 			break;

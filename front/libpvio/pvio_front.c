@@ -15,12 +15,12 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "blk_validate.h"
+#include "blk_proto.h"
+#include "handshake.h"
 #include "ivshmem_client.h"
-#include "ivshmem_server.h"
 #include "pvio_poll.h"
 #include "pvio_ring.h"
-#include "region_layout.h"
+#include "region.h"
 
 #define FRONT_DEFAULT_TIMEOUT_MS 5000
 /* How often a handshake wait re-reads the backend's state even without a
@@ -67,8 +67,9 @@ struct pvio_front {
 	unsigned char *mem;
 	uint64_t mem_size;
 	struct pvio_region_hdr *hdr;
-	struct pvio_region_info info;
+	struct pvio_region_layout info; /* the checked header: the only one used */
 	struct pvio_blk_limits lim;
+	struct pvio_hs_front hs;
 	uint64_t features;
 	uint32_t max_seg_bytes;
 	uint32_t max_transfer;
@@ -178,7 +179,7 @@ static int front_ctl_sleep(struct pvio_front *f, int ms)
 		ret = pvio_ivshmem_client_handle(f->cli);
 		if (ret)
 			return ret;
-		if (!pvio_ivshmem_client_peer_vectors(f->cli, PVIO_IVSHMEM_SERVER_ID))
+		if (!pvio_ivshmem_client_peer_vectors(f->cli, PVIO_BACKEND_PEER))
 			return -ECONNRESET;
 	}
 	return 0;
@@ -186,7 +187,7 @@ static int front_ctl_sleep(struct pvio_front *f, int ms)
 
 static int front_ring_control(struct pvio_front *f)
 {
-	return pvio_ivshmem_client_notify(f->cli, PVIO_IVSHMEM_SERVER_ID,
+	return pvio_ivshmem_client_notify(f->cli, PVIO_BACKEND_PEER,
 					  PVIO_VECTOR_CONTROL);
 }
 
@@ -241,8 +242,9 @@ static int front_validate(struct pvio_front *f, long long deadline)
 	int ret;
 
 	for (;;) {
-		ret = pvio_region_validate(f->mem, f->mem_size, PVIO_CLASS_BLK,
-					   &f->info, &why);
+		ret = pvio_region_check(f->mem, f->mem_size, &f->info, &why);
+		if (!ret)
+			ret = pvio_blk_check_layout(&f->info, &why);
 		if (!ret && f->info.back_state == PVIO_STATE_INITWAIT)
 			return 0;
 		if (ret && ret != -EAGAIN) {
@@ -266,7 +268,7 @@ static int front_setup_queue(struct pvio_front *f, unsigned int i,
 	const struct pvio_region_queue *d = &f->info.queues[i];
 	struct pvio_front_queue *q = &f->queues[i];
 	uint32_t lbs = f->lim.logical_block_size;
-	uint32_t cfg_depth = pvio_le32_to_cpu(f->info.blk_config.queue_depth);
+	uint32_t cfg_depth = f->lim.queue_depth;
 	uint64_t per_tag;
 	unsigned int t;
 	int ret;
@@ -341,42 +343,50 @@ static void front_free(struct pvio_front *f)
 	free(f);
 }
 
-/* Steps 2 and 4 of the handshake in include/pvio/region.h. */
+/* Step 2 of the handshake in include/pvio/region.h, and the wait for
+ * step 3 (pvio_hs_front_*); step 4 follows once the queues are attached. */
 static int front_negotiate(struct pvio_front *f,
 			   const struct pvio_front_opts *o, long long deadline)
 {
-	uint32_t st, gen;
+	const char *why;
 	int ret;
 
-	if ((f->info.back_features & o->features_required) != o->features_required) {
+	f->hs.hdr = f->hdr;
+	f->hs.wanted = o->features_wanted;
+	f->hs.required = o->features_required;
+	ret = pvio_hs_front_offer(&f->hs, &why);
+	if (ret == -EOPNOTSUPP) {
 		front_log(f, "backend lacks required features %#llx",
 			  (unsigned long long)(o->features_required &
 					       ~f->info.back_features));
-		return -EOPNOTSUPP;
+		return ret;
 	}
-	f->features = f->info.back_features & o->features_wanted;
-	gen = pvio_le32_to_cpu(PVIO_READ_ONCE(f->hdr->front.generation));
-	PVIO_WRITE_ONCE(f->hdr->front.features, pvio_cpu_to_le64(f->features));
-	PVIO_WRITE_ONCE(f->hdr->front.generation, pvio_cpu_to_le32(gen + 1));
-	/* Release: features and generation are visible before INITIALISED;
-	 * pairs with the backend's acquire of front.state. */
-	pvio_store_release(&f->hdr->front.state,
-			   pvio_cpu_to_le32(PVIO_STATE_INITIALISED));
+	if (ret) {
+		front_log(f, "backend left INITWAIT before the offer: %s", why);
+		return -EPROTO;
+	}
+	f->features = f->hs.features;
+	if (f->hs.back_generation != f->info.back_generation ||
+	    (f->features & ~f->info.back_features)) {
+		front_log(f, "backend laid the region out again during the handshake");
+		return -EPROTO;
+	}
 	ret = front_ring_control(f);
 	if (ret)
 		return ret;
 
 	for (;;) {
-		st = front_back_state(f);
-		if (st == PVIO_STATE_CONNECTED)
+		ret = pvio_hs_front_poll(&f->hs, &why);
+		if (!ret)
 			break;
-		if (st == PVIO_STATE_CLOSED || st == PVIO_STATE_CLOSING) {
+		if (ret == -ECONNREFUSED) {
 			front_log(f, "backend refused the connection (features %#llx)",
 				  (unsigned long long)f->features);
-			return -ECONNREFUSED;
+			return ret;
 		}
-		if (st != PVIO_STATE_INITWAIT) {
-			front_log(f, "backend in unexpected state %u", st);
+		if (ret != -EAGAIN) {
+			front_log(f, "backend broke the handshake: %s (state %u)",
+				  why, front_back_state(f));
 			return -EPROTO;
 		}
 		if (front_now_ms() >= deadline) {
@@ -449,9 +459,16 @@ int pvio_front_connect(const struct pvio_front_opts *opts,
 		ret = -EPROTO;
 		goto err_free;
 	}
-	if (pvio_blk_limits_from_config(&f->info.blk_config, &f->lim)) {
-		ret = -EPROTO;
-		goto err_free;
+	{
+		struct pvio_blk_config cfg;
+		const char *why;
+
+		memcpy(&cfg, f->info.config, sizeof(cfg));
+		if (pvio_blk_limits_from_config(&cfg, &f->lim, &why)) {
+			front_log(f, "block config refused: %s", why);
+			ret = -EPROTO;
+			goto err_free;
+		}
 	}
 	f->max_seg_bytes = f->lim.max_segment_size;
 	if (opts->max_seg_bytes && opts->max_seg_bytes < f->max_seg_bytes)
@@ -492,10 +509,9 @@ int pvio_front_connect(const struct pvio_front_opts *opts,
 		if (ret)
 			goto err_free;
 	}
-	/* Release: our ring attach (private) is complete; the backend only
-	 * needs the state for bookkeeping. */
-	pvio_store_release(&f->hdr->front.state,
-			   pvio_cpu_to_le32(PVIO_STATE_CONNECTED));
+	/* Step 4 (a release store): our ring attach (private) is complete;
+	 * the backend only needs the state for bookkeeping. */
+	pvio_hs_front_set_state(&f->hs, PVIO_STATE_CONNECTED);
 	*out = f;
 	return 0;
 
@@ -913,7 +929,7 @@ int pvio_front_publish(struct pvio_front_queue *q)
 	q->st.publishes++;
 	if (!pvio_prod_publish(&q->req))
 		return 0;
-	ret = pvio_ivshmem_client_notify(q->f->cli, PVIO_IVSHMEM_SERVER_ID,
+	ret = pvio_ivshmem_client_notify(q->f->cli, PVIO_BACKEND_PEER,
 					 q->vector);
 	if (ret)
 		return ret;
@@ -1203,9 +1219,9 @@ int pvio_front_close(struct pvio_front *f)
 		goto out;
 	}
 	deadline = front_now_ms() + f->timeout_ms;
-	/* Release: every request we published is ordered before CLOSING. */
-	pvio_store_release(&f->hdr->front.state,
-			   pvio_cpu_to_le32(PVIO_STATE_CLOSING));
+	/* A release store: every request we published is ordered before
+	 * CLOSING. */
+	pvio_hs_front_set_state(&f->hs, PVIO_STATE_CLOSING);
 	front_ring_control(f);
 	for (;;) {
 		for (i = 0; i < f->nq; i++)
@@ -1227,8 +1243,7 @@ int pvio_front_close(struct pvio_front *f)
 		if (ret)
 			break; /* the backend left: nothing more to wait for */
 	}
-	pvio_store_release(&f->hdr->front.state,
-			   pvio_cpu_to_le32(PVIO_STATE_CLOSED));
+	pvio_hs_front_set_state(&f->hs, PVIO_STATE_CLOSED);
 out:
 	front_free(f);
 	return ret;

@@ -2,7 +2,10 @@
 /*
  * pvblk - pvio block frontend: a blk-mq disk whose backend runs in another
  * domain, reached through a pvio shared region (include/pvio/region.h,
- * include/pvio/blk.h) that the pvio transport maps and signals.
+ * include/pvio/blk.h). It drives the (PVIO_CLASS_BLK, FRONTEND) devices of
+ * the pvio bus (pvio_core.h), whatever transport maps and signals them; the
+ * region layout it uses is the copy the transport checked, the block rules
+ * (config, entry sizes, responses) and the handshake are those of ring/.
  *
  * One hardware queue per pvio queue. Each tag owns one request slot in its
  * queue's data area: a write is copied into the slot before the request is
@@ -30,8 +33,10 @@
 
 #include <pvio/blk.h>
 #include <pvio/region.h>
+#include "blk_proto.h"
+#include "handshake.h"
+#include "pvio_core.h"
 #include "pvio_ring.h"
-#include "pvio_transport.h"
 
 #define PVBLK_MINORS 16
 /* How long probe waits for the backend to answer the handshake. */
@@ -61,23 +66,11 @@ struct pvblk_queue {
 	u64 interrupts;       /* doorbells received */
 };
 
-/* The checked, host-endian copy of the backend's block configuration. */
-struct pvblk_config {
-	u64 capacity;
-	u32 lbs;
-	u32 pbs;
-	u32 max_transfer_sectors;
-	u32 discard_granularity;
-	u32 max_discard_sectors;
-	u32 max_write_zeroes_sectors;
-	u32 attrs;
-	u32 queue_depth;
-};
-
 struct pvblk_dev {
-	struct pvio_transport *t;
+	struct pvio_device *pdev;
 	struct pvio_region_hdr *hdr;
-	struct pvblk_config cfg;
+	struct pvio_blk_limits lim; /* the backend's config, checked */
+	struct pvio_hs_front hs;    /* handshake; hs.features negotiated */
 	u64 features;        /* negotiated */
 	unsigned int nr_queues;
 	unsigned int depth;  /* tags per queue */
@@ -102,19 +95,18 @@ static u8 *pvblk_slot(struct pvblk_queue *q, unsigned int tag)
 	return q->data + (size_t)tag * q->dev->slot_size;
 }
 
+/* For logs only: decisions are the handshake's (ring/handshake.c). */
 static u32 pvblk_back_state(struct pvblk_dev *d)
 {
-	/* Acquire: the backend publishes its state last (release); what it
-	 * wrote before (rings attached, config) is visible once we see it. */
-	return le32_to_cpu(smp_load_acquire(&d->hdr->back.state));
+	return le32_to_cpu(READ_ONCE(d->hdr->back.state));
 }
 
 static void pvblk_set_front_state(struct pvblk_dev *d, u32 state)
 {
-	/* Release: our features and generation are visible to the backend
-	 * before the state that tells it to read them. */
-	smp_store_release(&d->hdr->front.state, cpu_to_le32(state));
-	pvio_transport_notify(d->t, PVIO_VECTOR_CONTROL);
+	/* A release store (pvio_hs_front_set_state()): what we wrote before
+	 * is visible to the backend before the state that tells it to act. */
+	pvio_hs_front_set_state(&d->hs, state);
+	pvio_notify(d->pdev, PVIO_VECTOR_CONTROL);
 }
 
 /* Complete a request the backend held, exactly once: the caller cleared
@@ -166,7 +158,7 @@ static void pvblk_kill(struct pvblk_dev *d, struct pvblk_queue *locked,
 
 	if (atomic_xchg(&d->dead, 1))
 		return;
-	dev_err(d->t->dev, "pvblk%d: %s; failing all IO\n",
+	dev_err(&d->pdev->dev, "pvblk%d: %s; failing all IO\n",
 		d->index, why);
 	for (i = 0; i < d->nr_queues; i++) {
 		if (&d->queues[i] == locked)
@@ -218,15 +210,18 @@ static blk_status_t pvblk_status(u16 status)
 
 /*
  * Take every response off @q's ring. Each is copied out once and checked:
- * its id must name a request the backend holds, its status must be known,
- * its reserved fields zero and its length plausible. Caller holds q->lock.
+ * its id must name a request the backend holds, and pvio_blk_rsp_check()
+ * must accept the rest (status known, reserved fields zero, length within
+ * a slot). Caller holds q->lock.
  * Returns false if the backend broke the protocol (the device is then dead).
  */
 static bool pvblk_reap(struct pvblk_queue *q)
 {
 	struct pvblk_dev *d = q->dev;
 	struct pvio_blk_rsp rsp;
-	int avail;
+	struct pvio_blk_vrsp v;
+	const char *reason;
+	int avail, bad;
 
 	do {
 		avail = pvio_cons_avail(&q->rsp);
@@ -236,31 +231,29 @@ static bool pvblk_reap(struct pvblk_queue *q)
 		}
 		while (avail-- > 0) {
 			struct request *rq;
-			u32 id, len;
-			u16 status;
 
 			if (pvio_cons_get(&q->rsp, &rsp, sizeof(rsp)))
 				break;
-			id = le32_to_cpu(rsp.id);
-			status = le16_to_cpu(rsp.status);
-			len = le32_to_cpu(rsp.len);
-			if (id >= d->depth ||
-			    !test_and_clear_bit(id, q->outstanding)) {
+			/* v.id is set even for a response refused. */
+			bad = pvio_blk_rsp_check(&rsp, d->slot_size, &v, &reason);
+			if (v.id >= d->depth ||
+			    !test_and_clear_bit(v.id, q->outstanding)) {
 				pvblk_kill(d, q, "backend answered a request it does not hold");
 				return false;
 			}
-			rq = blk_mq_tag_to_rq(d->tag_set.tags[q->index], id);
+			rq = blk_mq_tag_to_rq(d->tag_set.tags[q->index], v.id);
 			if (!rq) {
 				pvblk_kill(d, q, "response for an unknown tag");
 				return false;
 			}
-			if (status > PVIO_BLK_S_MAX || rsp.reserved0 ||
-			    rsp.reserved1 || len > d->slot_size) {
+			if (bad) {
+				dev_err(&d->pdev->dev, "pvblk%d: response %u refused: %s\n",
+					d->index, v.id, reason);
 				pvblk_finish(rq, BLK_STS_IOERR, 0);
 				pvblk_kill(d, q, "backend sent a malformed response");
 				return false;
 			}
-			pvblk_finish(rq, pvblk_status(status), len);
+			pvblk_finish(rq, pvblk_status(v.status), v.len);
 		}
 		pvio_cons_release(&q->rsp);
 		/* Ask for the next doorbell, then look again: a response
@@ -275,7 +268,7 @@ static bool pvblk_reap(struct pvblk_queue *q)
 	return true;
 }
 
-static void pvblk_queue_irq(struct pvio_transport *t, unsigned int vector,
+static void pvblk_queue_irq(struct pvio_device *pdev, unsigned int vector,
 			    void *data)
 {
 	struct pvblk_queue *q = data;
@@ -289,7 +282,7 @@ static void pvblk_queue_irq(struct pvio_transport *t, unsigned int vector,
 	spin_unlock_irqrestore(&q->lock, flags);
 }
 
-static void pvblk_ctrl_irq(struct pvio_transport *t, unsigned int vector,
+static void pvblk_ctrl_irq(struct pvio_device *pdev, unsigned int vector,
 			   void *data)
 {
 	struct pvblk_dev *d = data;
@@ -442,7 +435,7 @@ static blk_status_t pvblk_queue_rq(struct blk_mq_hw_ctx *hctx,
 
 	/* The doorbell is rung outside the lock: it may trap to the host. */
 	if (notify)
-		pvio_transport_notify(d->t, q->vector);
+		pvio_notify(d->pdev, q->vector);
 	if (ret == -ENOSPC)
 		return BLK_STS_DEV_RESOURCE;
 	if (ret) {
@@ -462,7 +455,7 @@ static void pvblk_commit_rqs(struct blk_mq_hw_ctx *hctx)
 	notify = pvblk_publish(q);
 	spin_unlock_irqrestore(&q->lock, flags);
 	if (notify)
-		pvio_transport_notify(q->dev->t, q->vector);
+		pvio_notify(q->dev->pdev, q->vector);
 }
 
 static enum blk_eh_timer_return pvblk_timeout(struct request *rq)
@@ -548,43 +541,26 @@ static const struct block_device_operations pvblk_fops = {
 	.owner = THIS_MODULE,
 };
 
-/* Copy the backend's block configuration out once and check it. */
+/* The block rules on the layout the transport checked: entry sizes, and
+ * the config converted and checked by the one block protocol check. */
 static int pvblk_read_config(struct pvblk_dev *d)
 {
 	struct pvio_blk_config raw;
-	struct pvblk_config *c = &d->cfg;
-	struct device *dev = d->t->dev;
+	struct device *dev = &d->pdev->dev;
+	const char *reason;
+	int ret;
 
-	memcpy(&raw, d->hdr->config, sizeof(raw));
-	c->capacity = le64_to_cpu(raw.capacity);
-	c->lbs = le32_to_cpu(raw.logical_block_size);
-	c->pbs = le32_to_cpu(raw.physical_block_size);
-	c->max_transfer_sectors = le32_to_cpu(raw.max_transfer_sectors);
-	c->discard_granularity = le32_to_cpu(raw.discard_granularity);
-	c->max_discard_sectors = le32_to_cpu(raw.max_discard_sectors);
-	c->max_write_zeroes_sectors = le32_to_cpu(raw.max_write_zeroes_sectors);
-	c->attrs = le32_to_cpu(raw.attrs);
-	c->queue_depth = le32_to_cpu(raw.queue_depth);
-
-	if (c->capacity == 0 || c->capacity > (U64_MAX >> 9)) {
-		dev_err(dev, "pvblk: bad capacity %llu sectors\n", c->capacity);
-		return -EPROTO;
+	ret = pvio_blk_check_layout(&d->pdev->layout, &reason);
+	if (ret) {
+		dev_err(dev, "pvblk: region refused: %s\n", reason);
+		return ret;
 	}
-	if (!is_power_of_2(c->lbs) || c->lbs < 512 || c->lbs > 4096 ||
-	    !is_power_of_2(c->pbs) || c->pbs < c->lbs) {
-		dev_err(dev, "pvblk: bad block sizes %u/%u\n", c->lbs, c->pbs);
-		return -EPROTO;
-	}
-	if (c->max_transfer_sectors < c->lbs / 512 ||
-	    (c->attrs & ~PVIO_BLK_ATTR_MASK) || c->queue_depth == 0) {
-		dev_err(dev, "pvblk: bad limits in the block configuration\n");
-		return -EPROTO;
-	}
-	if (c->discard_granularity &&
-	    (!is_power_of_2(c->discard_granularity) ||
-	     c->discard_granularity < c->lbs)) {
-		dev_err(dev, "pvblk: bad discard granularity %u\n",
-			c->discard_granularity);
+	/* A private copy already (the transport's); copied again only to
+	 * give it the config's type and alignment. */
+	memcpy(&raw, d->pdev->layout.config, sizeof(raw));
+	ret = pvio_blk_limits_from_config(&raw, &d->lim, &reason);
+	if (ret) {
+		dev_err(dev, "pvblk: block configuration refused: %s\n", reason);
 		return -EPROTO;
 	}
 	return 0;
@@ -593,21 +569,18 @@ static int pvblk_read_config(struct pvblk_dev *d)
 /* Size the tags: every tag needs a ring slot each way and a data slot. */
 static int pvblk_size_queues(struct pvblk_dev *d)
 {
-	const struct pvio_transport_queue *tq;
-	u32 slot = min_t(u64, (u64)d->cfg.max_transfer_sectors << 9,
+	const struct pvio_region_queue *tq;
+	u32 slot = min_t(u64, (u64)d->lim.max_transfer_sectors << 9,
 			 PVBLK_MAX_SLOT);
-	u64 depth = d->cfg.queue_depth;
+	u64 depth = d->lim.queue_depth;
 	unsigned int i;
 
-	slot = rounddown(slot, max_t(u32, d->cfg.lbs, PAGE_SIZE));
+	slot = rounddown(slot, max_t(u32, d->lim.logical_block_size, PAGE_SIZE));
 	if (!slot)
 		return -EPROTO;
-	d->nr_queues = d->t->layout.num_queues;
+	d->nr_queues = d->pdev->layout.num_queues;
 	for (i = 0; i < d->nr_queues; i++) {
-		tq = &d->t->layout.queues[i];
-		if (tq->req_entry_size != sizeof(struct pvio_blk_req) ||
-		    tq->rsp_entry_size != sizeof(struct pvio_blk_rsp))
-			return -EPROTO;
+		tq = &d->pdev->layout.queues[i];
 		depth = min_t(u64, depth, tq->req_entries);
 		depth = min_t(u64, depth, tq->rsp_entries);
 		depth = min_t(u64, depth, div_u64(tq->data_size, slot));
@@ -630,10 +603,10 @@ static int pvblk_init_queues(struct pvblk_dev *d)
 	if (!d->queues)
 		return -ENOMEM;
 	for (i = 0; i < d->nr_queues; i++) {
-		const struct pvio_transport_queue *tq =
-			&d->t->layout.queues[i];
+		const struct pvio_region_queue *tq =
+			&d->pdev->layout.queues[i];
 		struct pvblk_queue *q = &d->queues[i];
-		u8 *base = d->t->region;
+		u8 *base = d->pdev->region;
 
 		spin_lock_init(&q->lock);
 		q->dev = d;
@@ -668,37 +641,44 @@ static void pvblk_free_queues(struct pvblk_dev *d)
 	d->queues = NULL;
 }
 
-/* Handshake steps 2-4 of include/pvio/region.h. */
+/* Handshake steps 2 and 3 of include/pvio/region.h (ring/handshake.c);
+ * step 4 once the rings are attached. Each wait is bounded. */
 static int pvblk_connect(struct pvblk_dev *d)
 {
-	struct device *dev = d->t->dev;
-	const u64 wanted = PVIO_BLK_F_FLUSH | PVIO_BLK_F_FUA |
-			   PVIO_BLK_F_DISCARD | PVIO_BLK_F_WRITE_ZEROES;
-	u32 gen, state;
+	struct device *dev = &d->pdev->dev;
+	const char *reason = "ok";
 	long left;
+	int ret;
+
+	d->hs.hdr = d->hdr;
+	d->hs.wanted = PVIO_BLK_F_FLUSH | PVIO_BLK_F_FUA |
+		       PVIO_BLK_F_DISCARD | PVIO_BLK_F_WRITE_ZEROES;
+	d->hs.required = 0;
+
+	/* The backend rings vector 0 when it lays the region out again. */
+	left = wait_event_timeout(d->ctrl_wq,
+				  (ret = pvio_hs_front_offer(&d->hs, &reason)) != -EAGAIN,
+				  PVBLK_CONNECT_TIMEOUT);
+	if (!left || ret) {
+		dev_err(dev, "pvblk: backend not waiting for a frontend: %s (state %u)\n",
+			reason, pvblk_back_state(d));
+		return left ? ret : -ETIMEDOUT;
+	}
+	d->features = d->hs.features;
+	pvio_notify(d->pdev, PVIO_VECTOR_CONTROL);
 
 	left = wait_event_timeout(d->ctrl_wq,
-				  pvblk_back_state(d) == PVIO_STATE_INITWAIT,
+				  (ret = pvio_hs_front_poll(&d->hs, &reason)) != -EAGAIN,
 				  PVBLK_CONNECT_TIMEOUT);
 	if (!left) {
-		dev_err(dev, "pvblk: backend not waiting for a frontend (state %u)\n",
-			pvblk_back_state(d));
+		dev_err(dev, "pvblk: backend did not answer the connection in %u s (state %u)\n",
+			PVBLK_CONNECT_TIMEOUT / HZ, pvblk_back_state(d));
 		return -ETIMEDOUT;
 	}
-	d->features = le64_to_cpu(READ_ONCE(d->hdr->back.features)) & wanted;
-	WRITE_ONCE(d->hdr->front.features, cpu_to_le64(d->features));
-	gen = le32_to_cpu(READ_ONCE(d->hdr->front.generation));
-	WRITE_ONCE(d->hdr->front.generation, cpu_to_le32(gen + 1));
-	pvblk_set_front_state(d, PVIO_STATE_INITIALISED);
-
-	left = wait_event_timeout(d->ctrl_wq,
-				  pvblk_back_state(d) != PVIO_STATE_INITWAIT,
-				  PVBLK_CONNECT_TIMEOUT);
-	state = pvblk_back_state(d);
-	if (!left || state != PVIO_STATE_CONNECTED) {
-		dev_err(dev, "pvblk: backend did not connect (state %u)\n",
-			state);
-		return -EPROTO;
+	if (ret) {
+		dev_err(dev, "pvblk: backend did not connect: %s (state %u)\n",
+			reason, pvblk_back_state(d));
+		return ret;
 	}
 	return 0;
 }
@@ -707,20 +687,20 @@ static int pvblk_connect(struct pvblk_dev *d)
 static struct gendisk *pvblk_alloc_disk(struct pvblk_dev *d)
 {
 	struct queue_limits lim = {
-		.logical_block_size = d->cfg.lbs,
-		.physical_block_size = d->cfg.pbs,
+		.logical_block_size = d->lim.logical_block_size,
+		.physical_block_size = d->lim.physical_block_size,
 		.max_hw_sectors = d->slot_size >> 9,
 		.max_segments = USHRT_MAX,
 		.max_segment_size = d->slot_size,
 	};
 
 	if (d->features & PVIO_BLK_F_DISCARD) {
-		lim.max_hw_discard_sectors = d->cfg.max_discard_sectors;
-		lim.discard_granularity = d->cfg.discard_granularity ?: d->cfg.lbs;
+		lim.max_hw_discard_sectors = d->lim.max_discard_sectors;
+		lim.discard_granularity = d->lim.discard_granularity ?: d->lim.logical_block_size;
 	}
 	if (d->features & PVIO_BLK_F_WRITE_ZEROES)
-		lim.max_write_zeroes_sectors = d->cfg.max_write_zeroes_sectors;
-	if ((d->cfg.attrs & PVIO_BLK_ATTR_WCACHE) &&
+		lim.max_write_zeroes_sectors = d->lim.max_write_zeroes_sectors;
+	if ((d->lim.attrs & PVIO_BLK_ATTR_WCACHE) &&
 	    (d->features & PVIO_BLK_F_FLUSH)) {
 		lim.features |= BLK_FEAT_WRITE_CACHE;
 		if (d->features & PVIO_BLK_F_FUA)
@@ -738,20 +718,20 @@ static struct gendisk *pvblk_alloc_disk(struct pvblk_dev *d)
 	if (IS_ERR(disk))
 		return disk;
 	q = disk->queue;
-	blk_queue_logical_block_size(q, d->cfg.lbs);
-	blk_queue_physical_block_size(q, d->cfg.pbs);
+	blk_queue_logical_block_size(q, d->lim.logical_block_size);
+	blk_queue_physical_block_size(q, d->lim.physical_block_size);
 	blk_queue_max_hw_sectors(q, d->slot_size >> 9);
 	blk_queue_max_segments(q, USHRT_MAX);
 	blk_queue_max_segment_size(q, d->slot_size);
 	if (d->features & PVIO_BLK_F_DISCARD) {
-		blk_queue_max_discard_sectors(q, d->cfg.max_discard_sectors);
+		blk_queue_max_discard_sectors(q, d->lim.max_discard_sectors);
 		q->limits.discard_granularity =
-			d->cfg.discard_granularity ?: d->cfg.lbs;
+			d->lim.discard_granularity ?: d->lim.logical_block_size;
 	}
 	if (d->features & PVIO_BLK_F_WRITE_ZEROES)
 		blk_queue_max_write_zeroes_sectors(q,
-				d->cfg.max_write_zeroes_sectors);
-	wc = (d->cfg.attrs & PVIO_BLK_ATTR_WCACHE) &&
+				d->lim.max_write_zeroes_sectors);
+	wc = (d->lim.attrs & PVIO_BLK_ATTR_WCACHE) &&
 	     (d->features & PVIO_BLK_F_FLUSH);
 	blk_queue_write_cache(q, wc, wc && (d->features & PVIO_BLK_F_FUA));
 	return disk;
@@ -786,12 +766,12 @@ static int pvblk_add_disk(struct pvblk_dev *d)
 	disk->fops = &pvblk_fops;
 	disk->private_data = d;
 	snprintf(disk->disk_name, DISK_NAME_LEN, "pvblk%d", d->index);
-	set_capacity(disk, d->cfg.capacity);
-	if (d->cfg.attrs & PVIO_BLK_ATTR_RO)
+	set_capacity(disk, d->lim.capacity);
+	if (d->lim.attrs & PVIO_BLK_ATTR_RO)
 		set_disk_ro(disk, true);
 	d->disk = disk;
 
-	ret = device_add_disk(d->t->dev, disk, pvblk_attr_groups);
+	ret = device_add_disk(&d->pdev->dev, disk, pvblk_attr_groups);
 	if (ret)
 		goto put_disk;
 	return 0;
@@ -810,15 +790,15 @@ static int pvblk_bind_queues(struct pvblk_dev *d)
 	int ret;
 
 	for (i = 0; i < d->nr_queues; i++) {
-		ret = pvio_transport_bind(d->t, d->queues[i].vector,
-					  pvblk_queue_irq, &d->queues[i]);
+		ret = pvio_bind(d->pdev, d->queues[i].vector,
+				pvblk_queue_irq, &d->queues[i]);
 		if (ret)
 			goto unbind;
 	}
 	return 0;
 unbind:
 	while (i--)
-		pvio_transport_unbind(d->t, d->queues[i].vector);
+		pvio_unbind(d->pdev, d->queues[i].vector);
 	return ret;
 }
 
@@ -827,20 +807,20 @@ static void pvblk_unbind_queues(struct pvblk_dev *d)
 	unsigned int i;
 
 	for (i = 0; i < d->nr_queues; i++)
-		pvio_transport_unbind(d->t, d->queues[i].vector);
+		pvio_unbind(d->pdev, d->queues[i].vector);
 }
 
-static int pvblk_probe(struct pvio_transport *t)
+static int pvblk_probe(struct pvio_device *pdev)
 {
-	struct device *dev = t->dev;
+	struct device *dev = &pdev->dev;
 	struct pvblk_dev *d;
 	int ret;
 
 	d = kzalloc(sizeof(*d), GFP_KERNEL);
 	if (!d)
 		return -ENOMEM;
-	d->t = t;
-	d->hdr = t->region;
+	d->pdev = pdev;
+	d->hdr = pdev->region;
 	init_waitqueue_head(&d->ctrl_wq);
 	atomic_set(&d->dead, 0);
 	INIT_DELAYED_WORK(&d->remove_watchdog, pvblk_remove_watchdog);
@@ -859,16 +839,16 @@ static int pvblk_probe(struct pvio_transport *t)
 		dev_err(dev, "pvblk: queue layout does not fit the block protocol\n");
 		goto free_index;
 	}
-	ret = pvio_transport_bind(t, PVIO_VECTOR_CONTROL, pvblk_ctrl_irq, d);
+	ret = pvio_bind(pdev, PVIO_VECTOR_CONTROL, pvblk_ctrl_irq, d);
 	if (ret)
 		goto free_index;
 	ret = pvblk_connect(d);
 	if (ret)
-		goto unbind_ctrl;
+		goto close;
 	ret = pvblk_init_queues(d);
 	if (ret) {
 		dev_err(dev, "pvblk: cannot attach the rings (%d)\n", ret);
-		goto close;
+		goto free_queues;
 	}
 	ret = pvblk_bind_queues(d);
 	if (ret)
@@ -877,11 +857,12 @@ static int pvblk_probe(struct pvio_transport *t)
 	ret = pvblk_add_disk(d);
 	if (ret)
 		goto unbind_queues;
-	t->class_data = d;
+	dev_set_drvdata(dev, d);
 	dev_info(dev, "pvblk%d: %llu sectors of %u bytes, %u queue(s) of %u, %s%s\n",
-		 d->index, d->cfg.capacity, d->cfg.lbs, d->nr_queues, d->depth,
-		 (d->cfg.attrs & PVIO_BLK_ATTR_RO) ? "read-only" : "read-write",
-		 (d->cfg.attrs & PVIO_BLK_ATTR_WCACHE) ? ", write cache" : "");
+		 d->index, d->lim.capacity, d->lim.logical_block_size,
+		 d->nr_queues, d->depth,
+		 (d->lim.attrs & PVIO_BLK_ATTR_RO) ? "read-only" : "read-write",
+		 (d->lim.attrs & PVIO_BLK_ATTR_WCACHE) ? ", write cache" : "");
 	return 0;
 
 unbind_queues:
@@ -889,9 +870,11 @@ unbind_queues:
 free_queues:
 	pvblk_free_queues(d);
 close:
-	pvblk_set_front_state(d, PVIO_STATE_CLOSED);
-unbind_ctrl:
-	pvio_transport_unbind(t, PVIO_VECTOR_CONTROL);
+	/* Only once we said INITIALISED (or more) is there anything to
+	 * close; a backend that never saw us keeps waiting for a frontend. */
+	if (d->hs.state != PVIO_STATE_UNKNOWN)
+		pvblk_set_front_state(d, PVIO_STATE_CLOSED);
+	pvio_unbind(pdev, PVIO_VECTOR_CONTROL);
 free_index:
 	ida_free(&pvblk_index_ida, d->index);
 free_dev:
@@ -899,9 +882,9 @@ free_dev:
 	return ret;
 }
 
-static void pvblk_remove(struct pvio_transport *t)
+static void pvblk_remove(struct pvio_device *pdev)
 {
-	struct pvblk_dev *d = t->class_data;
+	struct pvblk_dev *d = dev_get_drvdata(&pdev->dev);
 
 	if (!d)
 		return;
@@ -918,17 +901,26 @@ static void pvblk_remove(struct pvio_transport *t)
 	blk_mq_free_tag_set(&d->tag_set);
 	pvblk_free_queues(d);
 	pvblk_set_front_state(d, PVIO_STATE_CLOSED);
-	pvio_transport_unbind(t, PVIO_VECTOR_CONTROL);
-	t->class_data = NULL;
+	pvio_unbind(pdev, PVIO_VECTOR_CONTROL);
+	dev_set_drvdata(&pdev->dev, NULL);
 	ida_free(&pvblk_index_ida, d->index);
 	kfree(d);
 }
 
-static struct pvio_class_driver pvblk_class = {
-	.name = "pvblk",
+/*
+ * Probing waits for the backend (up to twice PVBLK_CONNECT_TIMEOUT): done
+ * asynchronously, each device under its own device lock, so a silent
+ * backend holds up its own device only.
+ */
+static struct pvio_driver pvblk_driver = {
 	.dev_class = PVIO_CLASS_BLK,
+	.role = PVIO_ROLE_FRONTEND,
 	.probe = pvblk_probe,
 	.remove = pvblk_remove,
+	.driver = {
+		.name = "pvblk",
+		.probe_type = PROBE_PREFER_ASYNCHRONOUS,
+	},
 };
 
 static int __init pvblk_init(void)
@@ -938,7 +930,7 @@ static int __init pvblk_init(void)
 	pvblk_major = register_blkdev(0, "pvblk");
 	if (pvblk_major < 0)
 		return pvblk_major;
-	ret = pvio_transport_register_class(&pvblk_class);
+	ret = pvio_register_driver(&pvblk_driver);
 	if (ret)
 		unregister_blkdev(pvblk_major, "pvblk");
 	return ret;
@@ -946,7 +938,7 @@ static int __init pvblk_init(void)
 
 static void __exit pvblk_exit(void)
 {
-	pvio_transport_unregister_class(&pvblk_class);
+	pvio_unregister_driver(&pvblk_driver);
 	unregister_blkdev(pvblk_major, "pvblk");
 	ida_destroy(&pvblk_index_ida);
 }
@@ -956,3 +948,5 @@ module_exit(pvblk_exit);
 MODULE_DESCRIPTION("pvio block frontend");
 MODULE_AUTHOR("pvio");
 MODULE_LICENSE("Dual MIT/GPL");
+/* Matches the pvio bus's uevent: class 1 (blk), role 0 (frontend). */
+MODULE_ALIAS("pvio:c1r0");

@@ -1,29 +1,40 @@
 // SPDX-License-Identifier: (GPL-2.0 OR MIT)
 /*
- * pvio_ivshmem - the guest kernel transport of pvio over QEMU's stock
- * ivshmem-doorbell device (1af4:1110, revision 1, MSI-X).
+ * pvio_ivshmem - the pvio transport over QEMU's stock ivshmem-doorbell
+ * device (1af4:1110, revision 1, MSI-X), in either role.
  *
  * The device: BAR0 holds four 32-bit registers (IntrMask, IntrStatus,
  * IVPosition = our own peer id, Doorbell); BAR1 the MSI-X table; BAR2 the
  * shared region, plain RAM on the host side, so it is mapped write-back.
- * Writing (peer << 16) | vector to Doorbell rings that peer's vector; the
- * backend is the ivshmem server, peer 0. The backend ringing our vector N
- * raises MSI-X vector N.
+ * Writing (peer << 16) | vector to Doorbell rings that peer's vector; a
+ * peer ringing our vector N raises MSI-X vector N.
  *
- * A region that does not start with the pvio magic is someone else's: probe
- * logs one line and declines without touching it further. A pvio region
- * whose layout breaks a rule is refused with a message naming the rule.
- * Otherwise the device becomes a struct pvio_transport (pvio_transport.h)
- * and is handed to the class driver registered for its dev_class.
+ * The transport maps the device, sets up its doorbells and puts one pvio
+ * device on the pvio bus (pvio_core.h); the class driver registered for it
+ * does the rest. What the region holds decides the role:
+ *
+ *   FRONTEND  BAR2 starts with the pvio magic: it is checked with
+ *             pvio_region_check(), and refused with the reason logged if a
+ *             rule is broken. Doorbells go to peer @backend_peer (module
+ *             parameter, default 0: the ivshmem server, where pvio's
+ *             backends live).
+ *   BACKEND   a region without the magic is left alone (one info line)
+ *             until someone asks this kernel to serve it: writing a backend
+ *             line (pvio_backend_params_parse(), peer=N required: the
+ *             frontend's ivshmem peer id) to
+ *                 /sys/bus/pci/devices/<bdf>/pvio_backend
+ *             registers a BACKEND device whose region is the whole BAR2
+ *             and whose vectors are all the device's MSI-X vectors;
+ *             writing "remove" there takes it away again. The region has
+ *             no struct pages: region_page is NULL, class drivers copy.
  *
  * debugfs, for tests and for looking at a live device, in
- * /sys/kernel/debug/pvio_ivshmem/<pci device>/:
- *   notify      write a vector number: rings the backend's vector
+ * /sys/kernel/debug/pvio_ivshmem/<pci device>/ while a pvio device exists:
+ *   notify      write a vector number: rings the peer's vector
  *   irq_counts  one line per vector: "<vector> irqs <n> notifies <n>"
- *   info        peer id, region size, class, queues and their vectors
+ *   info        role, pvio device, peer ids, region size, class, queues
  */
 #include <linux/atomic.h>
-#include <linux/bitmap.h>
 #include <linux/debugfs.h>
 #include <linux/interrupt.h>
 #include <linux/io.h>
@@ -37,8 +48,8 @@
 #include <linux/uaccess.h>
 
 #include <pvio/region.h>
-#include "pvio_ring.h"
-#include "pvio_transport.h"
+#include "pvio_core.h"
+#include "region.h"
 
 #define IVS_VENDOR_ID 0x1af4
 #define IVS_DEVICE_ID 0x1110
@@ -53,11 +64,16 @@
 #define IVS_BAR_REGS 0
 #define IVS_BAR_REGION 2
 
-/* The backend's peer id: the ivshmem server is peer 0 in pvio. */
-#define IVS_BACKEND_PEER 0u
+static unsigned int backend_peer;
+module_param(backend_peer, uint, 0444);
+MODULE_PARM_DESC(backend_peer,
+		 "ivshmem peer id of the backend that frontend devices ring (default 0, the ivshmem server)");
 
-/* Region data areas start on this boundary (back/region_layout.h). */
-#define IVS_DATA_ALIGN 4096u
+enum ivs_mode {
+	IVS_IDLE = 0,  /* no pvio device: a foreign region, or not served yet */
+	IVS_FRONTEND,
+	IVS_BACKEND,
+};
 
 struct ivs_dev;
 
@@ -66,7 +82,7 @@ struct ivs_vec {
 	unsigned int vector;
 	bool irq_requested;
 	/* Published with release after @data; read with acquire in the IRQ. */
-	pvio_transport_handler_fn *fn;
+	pvio_handler_fn *fn;
 	void *data;
 	atomic_long_t irqs;
 	atomic_long_t notifies;
@@ -74,10 +90,16 @@ struct ivs_vec {
 };
 
 struct ivs_dev {
-	struct pvio_transport t;
 	struct pci_dev *pdev;
 	void __iomem *regs;
-	int peer_id;
+	void *region;
+	u64 bar_len;
+	int peer_id;            /* ours */
+	struct mutex mode_lock; /* @mode, @pvdev, the IRQs and debugfs */
+	enum ivs_mode mode;
+	struct pvio_device *pvdev; /* the pvio device, while @mode is not IDLE */
+	u32 ring_peer;          /* whom notify rings */
+	unsigned int nr_vectors; /* MSI-X vectors allocated and requested */
 	struct dentry *dbg;
 	struct mutex bind_lock; /* serialises bind/unbind of handlers */
 	struct ivs_vec vecs[PVIO_MAX_VECTORS];
@@ -85,56 +107,45 @@ struct ivs_dev {
 
 static struct dentry *ivs_dbg_root;
 
-/* The class-driver registry: transports and class drivers meet here. */
-static DEFINE_MUTEX(ivs_registry_lock);
-static LIST_HEAD(ivs_transports);
-static LIST_HEAD(ivs_classes);
-
-static struct ivs_dev *to_ivs(struct pvio_transport *t)
+static const char *ivs_mode_name(enum ivs_mode mode)
 {
-	return container_of(t, struct ivs_dev, t);
-}
-
-static const char *ivs_class_name(u32 dev_class)
-{
-	switch (dev_class) {
-	case PVIO_CLASS_BLK:
-		return "blk";
-	case PVIO_CLASS_NET:
-		return "net";
-	default:
-		return "unknown";
-	}
+	return mode == IVS_BACKEND ? "backend" : "frontend";
 }
 
 /* ------------------------------------------------------------------------
  * Transport operations
  */
 
-static int ivs_notify(struct pvio_transport *t, unsigned int vector)
+/* Ring the peer's @vector; @vector < PVIO_MAX_VECTORS. */
+static void ivs_ring(struct ivs_dev *idev, unsigned int vector)
 {
-	struct ivs_dev *idev = to_ivs(t);
-
-	if (vector >= PVIO_MAX_VECTORS)
-		return -EINVAL;
 	/* iowrite32 orders the caller's earlier stores to the region (ring
 	 * indices published with release) before the doorbell reaches the
 	 * device: on x86 an uncached MMIO write is not reordered with earlier
 	 * stores, and on weaker architectures iowrite32 carries a wmb(). */
-	iowrite32((IVS_BACKEND_PEER << 16) | vector,
+	iowrite32((idev->ring_peer << 16) | vector,
 		  idev->regs + IVS_REG_DOORBELL);
 	atomic_long_inc(&idev->vecs[vector].notifies);
+}
+
+static int ivs_notify(struct pvio_device *pdev, unsigned int vector)
+{
+	struct ivs_dev *idev = pdev->transport_data;
+
+	if (vector >= pdev->nr_vectors)
+		return -EINVAL;
+	ivs_ring(idev, vector);
 	return 0;
 }
 
-static int ivs_bind(struct pvio_transport *t, unsigned int vector,
-		    pvio_transport_handler_fn *fn, void *data)
+static int ivs_bind(struct pvio_device *pdev, unsigned int vector,
+		    pvio_handler_fn *fn, void *data)
 {
-	struct ivs_dev *idev = to_ivs(t);
+	struct ivs_dev *idev = pdev->transport_data;
 	struct ivs_vec *vec;
 	int ret = 0;
 
-	if (vector >= PVIO_MAX_VECTORS || !fn)
+	if (vector >= pdev->nr_vectors || !fn)
 		return -EINVAL;
 	vec = &idev->vecs[vector];
 	if (!vec->irq_requested)
@@ -153,14 +164,10 @@ static int ivs_bind(struct pvio_transport *t, unsigned int vector,
 	return ret;
 }
 
-static void ivs_unbind(struct pvio_transport *t, unsigned int vector)
+static void ivs_unbind_vec(struct ivs_dev *idev, unsigned int vector)
 {
-	struct ivs_dev *idev = to_ivs(t);
-	struct ivs_vec *vec;
+	struct ivs_vec *vec = &idev->vecs[vector];
 
-	if (vector >= PVIO_MAX_VECTORS)
-		return;
-	vec = &idev->vecs[vector];
 	mutex_lock(&idev->bind_lock);
 	if (vec->fn) {
 		WRITE_ONCE(vec->fn, NULL);
@@ -172,335 +179,35 @@ static void ivs_unbind(struct pvio_transport *t, unsigned int vector)
 	mutex_unlock(&idev->bind_lock);
 }
 
+static void ivs_unbind(struct pvio_device *pdev, unsigned int vector)
+{
+	struct ivs_dev *idev = pdev->transport_data;
+
+	if (vector >= PVIO_MAX_VECTORS || !idev->vecs[vector].irq_requested)
+		return;
+	ivs_unbind_vec(idev, vector);
+}
+
 static const struct pvio_transport_ops ivs_ops = {
 	.notify = ivs_notify,
 	.bind = ivs_bind,
 	.unbind = ivs_unbind,
+	/* BAR2 is device memory to the guest: no struct pages. */
+	.region_page = NULL,
 };
 
 static irqreturn_t ivs_irq(int irq, void *arg)
 {
 	struct ivs_vec *vec = arg;
-	pvio_transport_handler_fn *fn;
+	pvio_handler_fn *fn;
 
 	atomic_long_inc(&vec->irqs);
 	/* Acquire: pairs with the release in ivs_bind(), so @data is the one
 	 * published with this @fn. */
 	fn = smp_load_acquire(&vec->fn);
 	if (fn)
-		fn(&vec->idev->t, vec->vector, vec->data);
+		fn(vec->idev->pvdev, vec->vector, vec->data);
 	return IRQ_HANDLED;
-}
-
-/* ------------------------------------------------------------------------
- * Class-driver registry
- */
-
-/* Hand @t to @drv. Called with ivs_registry_lock held. */
-static void ivs_class_attach(struct pvio_transport *t,
-			     struct pvio_class_driver *drv)
-{
-	int ret;
-
-	ret = drv->probe(t);
-	if (ret) {
-		dev_err(t->dev, "class driver %s refused the device: %d\n",
-			drv->name, ret);
-		return;
-	}
-	t->drv = drv;
-	dev_info(t->dev, "bound to class driver %s\n", drv->name);
-}
-
-/* Take @t away from its class driver, if any; ivs_registry_lock held. */
-static void ivs_class_detach(struct pvio_transport *t)
-{
-	struct ivs_dev *idev = to_ivs(t);
-	unsigned int v;
-
-	if (!t->drv)
-		return;
-	t->drv->remove(t);
-	dev_info(t->dev, "unbound from class driver %s\n", t->drv->name);
-	t->drv = NULL;
-	t->class_data = NULL;
-	/* A class driver that left a handler bound would have it called
-	 * after it is gone; take it away here. */
-	for (v = 0; v < PVIO_MAX_VECTORS; v++) {
-		if (READ_ONCE(idev->vecs[v].fn)) {
-			dev_err(t->dev, "class driver left vector %u bound\n", v);
-			ivs_unbind(t, v);
-		}
-	}
-}
-
-/**
- * pvio_transport_register_class() - offer a class driver its devices.
- * @drv: the driver; @drv->dev_class, probe and remove set; stays registered
- *       (and in memory) until pvio_transport_unregister_class()
- *
- * Every transport device whose header names @drv->dev_class and that no
- * driver holds yet is passed to @drv->probe now; later ones as they appear.
- *
- * Context: process, may sleep; calls @drv->probe.
- * Return: 0; -EINVAL for a driver without callbacks or with class
- * PVIO_CLASS_NONE; -EBUSY if a driver already serves that class.
- */
-int pvio_transport_register_class(struct pvio_class_driver *drv)
-{
-	struct pvio_class_driver *other;
-	struct pvio_transport *t;
-	int ret = 0;
-
-	if (!drv || !drv->probe || !drv->remove || !drv->name ||
-	    drv->dev_class == PVIO_CLASS_NONE)
-		return -EINVAL;
-	mutex_lock(&ivs_registry_lock);
-	list_for_each_entry(other, &ivs_classes, node) {
-		if (other->dev_class == drv->dev_class) {
-			ret = -EBUSY;
-			goto out_unlock;
-		}
-	}
-	list_add_tail(&drv->node, &ivs_classes);
-	list_for_each_entry(t, &ivs_transports, node)
-		if (!t->drv && t->layout.dev_class == drv->dev_class)
-			ivs_class_attach(t, drv);
-out_unlock:
-	mutex_unlock(&ivs_registry_lock);
-	return ret;
-}
-EXPORT_SYMBOL_GPL(pvio_transport_register_class);
-
-/**
- * pvio_transport_unregister_class() - take every device away from @drv.
- * @drv: a driver registered with pvio_transport_register_class()
- *
- * Calls @drv->remove for each device it holds; when this returns, @drv is
- * not called again.
- *
- * Context: process, may sleep; calls @drv->remove.
- */
-void pvio_transport_unregister_class(struct pvio_class_driver *drv)
-{
-	struct pvio_transport *t;
-
-	mutex_lock(&ivs_registry_lock);
-	list_for_each_entry(t, &ivs_transports, node)
-		if (t->drv == drv)
-			ivs_class_detach(t);
-	list_del(&drv->node);
-	mutex_unlock(&ivs_registry_lock);
-}
-EXPORT_SYMBOL_GPL(pvio_transport_unregister_class);
-
-/* ------------------------------------------------------------------------
- * Header
- */
-
-/* [off, off + len) lies inside @size bytes, without wrapping. */
-static bool ivs_inside(u64 off, u64 len, u64 size)
-{
-	return off <= size && len <= size - off;
-}
-
-/* Span @i of the layout: 0 is the header, then each queue's request
- * ring, response ring and data area. */
-static void ivs_span(const struct pvio_transport_layout *l, unsigned int i,
-		     u64 *start, u64 *end)
-{
-	const struct pvio_transport_queue *q;
-
-	if (i == 0) {
-		*start = 0;
-		*end = PVIO_REGION_HDR_SIZE;
-		return;
-	}
-	q = &l->queues[(i - 1) / 3];
-	switch ((i - 1) % 3) {
-	case 0:
-		*start = q->req_ring_off;
-		*end = *start + PVIO_RING_BYTES(q->req_entries, q->req_entry_size);
-		break;
-	case 1:
-		*start = q->rsp_ring_off;
-		*end = *start + PVIO_RING_BYTES(q->rsp_entries, q->rsp_entry_size);
-		break;
-	default:
-		*start = q->data_off;
-		*end = *start + q->data_size;
-		break;
-	}
-}
-
-/* Copy queue @i's descriptor out of shared memory, once. */
-static void ivs_copy_queue(const struct pvio_queue_desc *d,
-			   struct pvio_transport_queue *q)
-{
-	q->req_ring_off = le64_to_cpu(READ_ONCE(d->req_ring_off));
-	q->rsp_ring_off = le64_to_cpu(READ_ONCE(d->rsp_ring_off));
-	q->data_off = le64_to_cpu(READ_ONCE(d->data_off));
-	q->data_size = le64_to_cpu(READ_ONCE(d->data_size));
-	q->req_entries = le32_to_cpu(READ_ONCE(d->req_entries));
-	q->rsp_entries = le32_to_cpu(READ_ONCE(d->rsp_entries));
-	q->req_entry_size = le32_to_cpu(READ_ONCE(d->req_entry_size));
-	q->rsp_entry_size = le32_to_cpu(READ_ONCE(d->rsp_entry_size));
-	q->vector = le32_to_cpu(READ_ONCE(d->vector));
-}
-
-/* Check the copy of queue @i; on failure say why in @why. */
-static int ivs_check_queue(const struct pvio_transport_queue *q, u64 size,
-			   unsigned long *used, const char **why)
-{
-	if (q->vector == PVIO_VECTOR_CONTROL || q->vector >= PVIO_MAX_VECTORS) {
-		*why = "vector outside 1..255";
-		return -EPROTO;
-	}
-	if (test_and_set_bit(q->vector, used)) {
-		*why = "vector shared with another queue";
-		return -EPROTO;
-	}
-	if (pvio_ring_geometry_valid(q->req_entries, q->req_entry_size) ||
-	    pvio_ring_geometry_valid(q->rsp_entries, q->rsp_entry_size)) {
-		*why = "ring geometry invalid";
-		return -EPROTO;
-	}
-	if (q->req_ring_off % PVIO_CACHELINE || q->rsp_ring_off % PVIO_CACHELINE) {
-		*why = "ring not cache-line aligned";
-		return -EPROTO;
-	}
-	if (q->data_off % IVS_DATA_ALIGN || q->data_size == 0) {
-		*why = "data area empty or not 4096-aligned";
-		return -EPROTO;
-	}
-	if (!ivs_inside(q->req_ring_off,
-			PVIO_RING_BYTES(q->req_entries, q->req_entry_size), size) ||
-	    !ivs_inside(q->rsp_ring_off,
-			PVIO_RING_BYTES(q->rsp_entries, q->rsp_entry_size), size)) {
-		*why = "ring outside the region";
-		return -EPROTO;
-	}
-	if (!ivs_inside(q->data_off, q->data_size, size)) {
-		*why = "data area outside the region";
-		return -EPROTO;
-	}
-	return 0;
-}
-
-/*
- * Magic and ABI revision, before anything else. -ENODEV quietly (one info
- * line) for a region that is not pvio's.
- */
-static int ivs_check_magic(struct ivs_dev *idev)
-{
-	const struct pvio_region_hdr *hdr = idev->t.region;
-	struct device *dev = &idev->pdev->dev;
-	u64 magic = le64_to_cpu(READ_ONCE(hdr->magic));
-	u32 rev = le32_to_cpu(READ_ONCE(hdr->abi_rev));
-
-	if (magic != PVIO_REGION_MAGIC) {
-		dev_info(dev, "no pvio region (magic %#llx); leaving the device alone\n",
-			 magic);
-		return -ENODEV;
-	}
-	if (rev != PVIO_ABI_REV) {
-		dev_info(dev, "pvio region of ABI revision %u, this driver speaks %u; leaving the device alone\n",
-			 rev, PVIO_ABI_REV);
-		return -ENODEV;
-	}
-	return 0;
-}
-
-/* Copy the layout out of the header once and check every rule on the copy. */
-static int ivs_read_layout(struct ivs_dev *idev, u64 bar_len)
-{
-	const struct pvio_region_hdr *hdr = idev->t.region;
-	struct pvio_transport_layout *l = &idev->t.layout;
-	struct device *dev = &idev->pdev->dev;
-	DECLARE_BITMAP(used, PVIO_MAX_VECTORS);
-	unsigned int i, k, n, max_vec = 0;
-	const char *why;
-	u32 state, hdr_size;
-	int ret;
-
-	/* Acquire: pairs with the backend's release of back.state when it
-	 * publishes INITWAIT (pvio_region_layout_blk); the queue table read
-	 * below is then the one it finished writing. */
-	state = le32_to_cpu(smp_load_acquire(&hdr->back.state));
-	if (state < PVIO_STATE_INITWAIT || state > PVIO_STATE_CLOSED) {
-		dev_err(dev, "pvio region refused: backend state %u, not ready\n",
-			state);
-		return -EAGAIN;
-	}
-	hdr_size = le32_to_cpu(READ_ONCE(hdr->hdr_size));
-	l->dev_class = le32_to_cpu(READ_ONCE(hdr->dev_class));
-	l->num_queues = le32_to_cpu(READ_ONCE(hdr->num_queues));
-	l->region_size = le64_to_cpu(READ_ONCE(hdr->region_size));
-
-	if (hdr_size != PVIO_REGION_HDR_SIZE) {
-		dev_err(dev, "pvio region refused: header size %u, expected %u\n",
-			hdr_size, PVIO_REGION_HDR_SIZE);
-		return -EPROTO;
-	}
-	if (memchr_inv(hdr->reserved0, 0, sizeof(hdr->reserved0))) {
-		dev_err(dev, "pvio region refused: reserved header bytes not zero\n");
-		return -EPROTO;
-	}
-	if (l->dev_class == PVIO_CLASS_NONE) {
-		dev_err(dev, "pvio region refused: no device class\n");
-		return -EPROTO;
-	}
-	if (!is_power_of_2(l->region_size) ||
-	    l->region_size < PVIO_REGION_MIN_SIZE || l->region_size > bar_len) {
-		dev_err(dev, "pvio region refused: region size %llu not a power of two in %llu..%llu (BAR2)\n",
-			l->region_size, PVIO_REGION_MIN_SIZE, bar_len);
-		return -EPROTO;
-	}
-	if (l->num_queues == 0 || l->num_queues > PVIO_MAX_QUEUES) {
-		dev_err(dev, "pvio region refused: %u queues, expected 1..%u\n",
-			l->num_queues, PVIO_MAX_QUEUES);
-		return -EPROTO;
-	}
-
-	bitmap_zero(used, PVIO_MAX_VECTORS);
-	__set_bit(PVIO_VECTOR_CONTROL, used);
-	for (i = 0; i < l->num_queues; i++) {
-		struct pvio_transport_queue *q = &l->queues[i];
-
-		ivs_copy_queue(&hdr->queues[i], q);
-		ret = ivs_check_queue(q, l->region_size, used, &why);
-		/* Read once and only compared, never used afterwards. */
-		if (!ret && memchr_inv(hdr->queues[i].reserved, 0,
-				       sizeof(hdr->queues[i].reserved))) {
-			why = "reserved bytes not zero";
-			ret = -EPROTO;
-		}
-		if (ret) {
-			dev_err(dev, "pvio region refused: queue %u: %s (rings %#llx %#llx, data %#llx+%#llx, vector %u, region %#llx)\n",
-				i, why, q->req_ring_off, q->rsp_ring_off,
-				q->data_off, q->data_size, q->vector,
-				l->region_size);
-			return ret;
-		}
-		max_vec = max(max_vec, q->vector);
-	}
-
-	n = 1 + 3 * l->num_queues;
-	for (i = 0; i < n; i++) {
-		for (k = i + 1; k < n; k++) {
-			u64 s1, e1, s2, e2;
-
-			ivs_span(l, i, &s1, &e1);
-			ivs_span(l, k, &s2, &e2);
-			if (s1 < e2 && s2 < e1) {
-				dev_err(dev, "pvio region refused: header, rings or data areas overlap ([%#llx, %#llx) and [%#llx, %#llx))\n",
-					s1, e1, s2, e2);
-				return -EPROTO;
-			}
-		}
-	}
-	l->nr_vectors = max_vec + 1;
-	return 0;
 }
 
 /* ------------------------------------------------------------------------
@@ -517,8 +224,12 @@ static ssize_t ivs_dbg_notify_write(struct file *file, const char __user *buf,
 	ret = kstrtouint_from_user(buf, len, 0, &vector);
 	if (ret)
 		return ret;
-	ret = ivs_notify(&idev->t, vector);
-	return ret ? ret : len;
+	/* Any vector the doorbell register can carry: the peer's vector
+	 * count is the device's, which we may not have allocated in full. */
+	if (vector >= PVIO_MAX_VECTORS)
+		return -EINVAL;
+	ivs_ring(idev, vector);
+	return len;
 }
 
 static const struct file_operations ivs_dbg_notify_fops = {
@@ -549,12 +260,20 @@ DEFINE_SHOW_ATTRIBUTE(ivs_dbg_irq_counts);
 static int ivs_dbg_info_show(struct seq_file *m, void *unused)
 {
 	struct ivs_dev *idev = m->private;
-	const struct pvio_transport_layout *l = &idev->t.layout;
+	const struct pvio_device *pvdev = idev->pvdev;
+	const struct pvio_region_layout *l = &pvdev->layout;
 	unsigned int i;
 
-	seq_printf(m, "peer_id %d\nregion_size %llu\nclass %s\nqueues %u\nvectors %u\n",
-		   idev->peer_id, l->region_size, ivs_class_name(l->dev_class),
-		   l->num_queues, l->nr_vectors);
+	seq_printf(m, "role %s\ndevice %s\npeer_id %d\nrings_peer %u\nregion_size %llu\nclass %s\nvectors %u\n",
+		   ivs_mode_name(idev->mode), dev_name(&pvdev->dev),
+		   idev->peer_id, idev->ring_peer, pvdev->region_size,
+		   pvio_class_name(pvdev->dev_class), pvdev->nr_vectors);
+	if (idev->mode == IVS_BACKEND) {
+		seq_printf(m, "serves %s%s\n", pvdev->bp.path,
+			   pvdev->bp.read_only ? " ro" : "");
+		return 0;
+	}
+	seq_printf(m, "queues %u\n", l->num_queues);
 	for (i = 0; i < l->num_queues; i++)
 		seq_printf(m, "queue %u vector %u req %#llx rsp %#llx data %#llx+%#llx\n",
 			   i, l->queues[i].vector, l->queues[i].req_ring_off,
@@ -575,6 +294,319 @@ static void ivs_debugfs_init(struct ivs_dev *idev)
 			    &ivs_dbg_irq_counts_fops);
 	debugfs_create_file("info", 0444, idev->dbg, idev, &ivs_dbg_info_fops);
 }
+
+static void ivs_debugfs_remove(struct ivs_dev *idev)
+{
+	/* Waits for readers and writers in progress, so no notify write
+	 * reaches BAR0 and no info read sees @pvdev after this. */
+	debugfs_remove_recursive(idev->dbg);
+	idev->dbg = NULL;
+}
+
+/* ------------------------------------------------------------------------
+ * Doorbells
+ */
+
+static void ivs_free_irqs(struct ivs_dev *idev)
+{
+	unsigned int v;
+
+	for (v = 0; v < PVIO_MAX_VECTORS; v++) {
+		struct ivs_vec *vec = &idev->vecs[v];
+
+		if (!vec->irq_requested)
+			continue;
+		free_irq(pci_irq_vector(idev->pdev, v), vec);
+		vec->irq_requested = false;
+	}
+}
+
+/* MSI-X vector N is doorbell N: allocate @need of them and request an IRQ
+ * for each. */
+static int ivs_setup_irqs(struct ivs_dev *idev, unsigned int need)
+{
+	struct pci_dev *pdev = idev->pdev;
+	unsigned int v;
+	int have, ret;
+
+	have = pci_msix_vec_count(pdev);
+	if (have < 0 || (unsigned int)have < need) {
+		dev_err(&pdev->dev, "the region's doorbells need %u MSI-X vectors, the device has %d (ivshmem-doorbell vectors=%u or more)\n",
+			need, have, need);
+		return -ENOSPC;
+	}
+	ret = pci_alloc_irq_vectors(pdev, need, need, PCI_IRQ_MSIX);
+	if (ret < 0) {
+		dev_err(&pdev->dev, "cannot allocate %u MSI-X vectors: %d\n",
+			need, ret);
+		return ret;
+	}
+	for (v = 0; v < need; v++) {
+		struct ivs_vec *vec = &idev->vecs[v];
+
+		snprintf(vec->irq_name, sizeof(vec->irq_name), "pvio_ivshmem-%s-%u",
+			 pci_name(pdev), v);
+		ret = request_irq(pci_irq_vector(pdev, v), ivs_irq, 0,
+				  vec->irq_name, vec);
+		if (ret) {
+			dev_err(&pdev->dev, "cannot request the IRQ of vector %u: %d\n",
+				v, ret);
+			goto err_free_irqs;
+		}
+		vec->irq_requested = true;
+	}
+	idev->nr_vectors = need;
+	/* MSI-X messages are memory writes by the device: without bus
+	 * mastering QEMU drops them. */
+	pci_set_master(pdev);
+	return 0;
+
+err_free_irqs:
+	ivs_free_irqs(idev);
+	pci_free_irq_vectors(pdev);
+	return ret;
+}
+
+static void ivs_teardown_irqs(struct ivs_dev *idev)
+{
+	unsigned int v;
+
+	pci_clear_master(idev->pdev);
+	ivs_free_irqs(idev);
+	pci_free_irq_vectors(idev->pdev);
+	for (v = 0; v < PVIO_MAX_VECTORS; v++)
+		idev->vecs[v].fn = NULL;
+	idev->nr_vectors = 0;
+}
+
+/* ------------------------------------------------------------------------
+ * The pvio device
+ */
+
+static void ivs_pvio_release(struct pvio_device *pvdev)
+{
+	pvio_backend_params_release(&pvdev->bp);
+	kfree(pvdev);
+}
+
+/*
+ * Register @pvdev (filled in but for ops and transport data) on the bus
+ * and show it in debugfs. On failure @pvdev is gone and the IRQs are
+ * still set up. Caller holds mode_lock.
+ */
+static int ivs_pvio_add(struct ivs_dev *idev, struct pvio_device *pvdev,
+			enum ivs_mode mode)
+{
+	int ret;
+
+	pvdev->ops = &ivs_ops;
+	pvdev->transport_data = idev;
+	/* Set before the device exists: a class driver's probe may bind a
+	 * vector, and a doorbell may then arrive at once. */
+	idev->pvdev = pvdev;
+	idev->mode = mode;
+	ret = pvio_device_register(pvdev, &idev->pdev->dev, ivs_pvio_release);
+	if (ret) {
+		idev->pvdev = NULL;
+		idev->mode = IVS_IDLE;
+		return ret;
+	}
+	ivs_debugfs_init(idev);
+	return 0;
+}
+
+/* Take the pvio device away; the device is idle again. Caller holds
+ * mode_lock. */
+static void ivs_pvio_del(struct ivs_dev *idev)
+{
+	struct pci_dev *pdev = idev->pdev;
+	unsigned int v;
+
+	ivs_debugfs_remove(idev);
+	/* Removes the class driver first, which unbinds its vectors. */
+	pvio_device_unregister(idev->pvdev);
+	/* A class driver that left a handler bound would have it called
+	 * after it is gone; take it away here. */
+	for (v = 0; v < idev->nr_vectors; v++) {
+		if (READ_ONCE(idev->vecs[v].fn)) {
+			dev_err(&pdev->dev, "class driver left vector %u bound\n", v);
+			ivs_unbind_vec(idev, v);
+		}
+	}
+	/* IRQs go before the mappings: a late doorbell must not find a
+	 * handler whose device is half torn down. */
+	ivs_teardown_irqs(idev);
+	idev->pvdev = NULL;
+	idev->mode = IVS_IDLE;
+}
+
+/* A region with the pvio magic: check it, then drive it. */
+static int ivs_frontend_add(struct ivs_dev *idev)
+{
+	struct device *dev = &idev->pdev->dev;
+	struct pvio_device *pvdev;
+	struct pvio_region_layout *l;
+	const char *reason;
+	int ret;
+
+	pvdev = kzalloc(sizeof(*pvdev), GFP_KERNEL);
+	if (!pvdev)
+		return -ENOMEM;
+	l = &pvdev->layout;
+	ret = pvio_region_check(idev->region, idev->bar_len, l, &reason);
+	if (ret == -EPROTONOSUPPORT) {
+		dev_info(dev, "pvio region refused: %s (this driver speaks revision %u); leaving the device alone\n",
+			 reason, PVIO_ABI_REV);
+		ret = -ENODEV;
+		goto err_free;
+	}
+	if (ret) {
+		dev_err(dev, "pvio region refused: %s (%d)\n", reason, ret);
+		goto err_free;
+	}
+	ret = ivs_setup_irqs(idev, l->nr_vectors);
+	if (ret)
+		goto err_free;
+
+	pvdev->dev_class = l->dev_class;
+	pvdev->role = PVIO_ROLE_FRONTEND;
+	pvdev->region = idev->region;
+	pvdev->region_size = l->region_size;
+	pvdev->nr_vectors = l->nr_vectors;
+	idev->ring_peer = backend_peer;
+	dev_info(dev, "pvio region: %llu bytes, class %s, %u queue%s, %u vectors, peer id %d\n",
+		 l->region_size, pvio_class_name(l->dev_class), l->num_queues,
+		 l->num_queues == 1 ? "" : "s", l->nr_vectors, idev->peer_id);
+	ret = ivs_pvio_add(idev, pvdev, IVS_FRONTEND);
+	if (ret) {
+		dev_err(dev, "cannot register the pvio device: %d\n", ret);
+		goto err_teardown_irqs;
+	}
+	dev_info(dev, "frontend %s\n", dev_name(&idev->pvdev->dev));
+	return 0;
+
+err_teardown_irqs:
+	ivs_teardown_irqs(idev);
+	return ret;
+err_free:
+	kfree(pvdev);
+	return ret;
+}
+
+/* Serve the region as a backend, as @line says. */
+static int ivs_backend_add(struct ivs_dev *idev, const char *line)
+{
+	struct device *dev = &idev->pdev->dev;
+	struct pvio_device *pvdev;
+	int nvec, ret;
+
+	if (idev->mode != IVS_IDLE) {
+		dev_err(dev, "pvio_backend: the device already has a %s (%s); write \"remove\" first\n",
+			ivs_mode_name(idev->mode), dev_name(&idev->pvdev->dev));
+		return -EBUSY;
+	}
+	if (!is_power_of_2(idev->bar_len) || idev->bar_len < PVIO_REGION_MIN_SIZE) {
+		dev_err(dev, "pvio_backend: BAR2 is %llu bytes, not a power of two of at least %llu\n",
+			idev->bar_len, PVIO_REGION_MIN_SIZE);
+		return -EINVAL;
+	}
+	pvdev = kzalloc(sizeof(*pvdev), GFP_KERNEL);
+	if (!pvdev)
+		return -ENOMEM;
+	ret = pvio_backend_params_parse(line, &pvdev->dev_class, &pvdev->bp);
+	if (ret)
+		goto err_free;
+	if (pvdev->bp.peer > 0xffff) {
+		dev_err(dev, "pvio_backend: peer=N required (the frontend's ivshmem peer id)\n");
+		ret = -EINVAL;
+		goto err_release_params;
+	}
+	if ((int)pvdev->bp.peer == idev->peer_id) {
+		dev_err(dev, "pvio_backend: peer=%u is this device's own peer id\n",
+			pvdev->bp.peer);
+		ret = -EINVAL;
+		goto err_release_params;
+	}
+	nvec = pci_msix_vec_count(idev->pdev);
+	if (nvec < 2) {
+		dev_err(dev, "pvio_backend: the device has %d MSI-X vectors, a backend needs 2 or more\n",
+			nvec);
+		ret = -ENOSPC;
+		goto err_release_params;
+	}
+	ret = ivs_setup_irqs(idev, min_t(unsigned int, nvec, PVIO_MAX_VECTORS));
+	if (ret)
+		goto err_release_params;
+
+	pvdev->role = PVIO_ROLE_BACKEND;
+	pvdev->region = idev->region;
+	pvdev->region_size = idev->bar_len;
+	pvdev->nr_vectors = idev->nr_vectors;
+	idev->ring_peer = pvdev->bp.peer;
+	ret = ivs_pvio_add(idev, pvdev, IVS_BACKEND);
+	if (ret) {
+		dev_err(dev, "cannot register the pvio device: %d\n", ret);
+		goto err_teardown_irqs;
+	}
+	dev_info(dev, "backend %s: %s %s%s, %u queue%s, frontend peer %u, %u vectors\n",
+		 dev_name(&idev->pvdev->dev), pvio_class_name(idev->pvdev->dev_class),
+		 idev->pvdev->bp.path, idev->pvdev->bp.read_only ? " (ro)" : "",
+		 idev->pvdev->bp.num_queues,
+		 idev->pvdev->bp.num_queues == 1 ? "" : "s",
+		 idev->pvdev->bp.peer, idev->nr_vectors);
+	return 0;
+
+err_teardown_irqs:
+	/* ivs_pvio_add() freed @pvdev and its parameters. */
+	ivs_teardown_irqs(idev);
+	return ret;
+err_release_params:
+	pvio_backend_params_release(&pvdev->bp);
+err_free:
+	kfree(pvdev);
+	return ret;
+}
+
+static int ivs_backend_remove(struct ivs_dev *idev)
+{
+	char name[16];
+
+	if (idev->mode != IVS_BACKEND) {
+		dev_err(&idev->pdev->dev, "pvio_backend: no backend to remove\n");
+		return -ENODEV;
+	}
+	strscpy(name, dev_name(&idev->pvdev->dev), sizeof(name));
+	ivs_pvio_del(idev);
+	dev_info(&idev->pdev->dev, "backend %s removed\n", name);
+	return 0;
+}
+
+/*
+ * /sys/bus/pci/devices/<bdf>/pvio_backend: a backend line serves the
+ * region; "remove" stops serving it.
+ */
+static ssize_t pvio_backend_store(struct device *dev,
+				  struct device_attribute *attr,
+				  const char *buf, size_t len)
+{
+	struct ivs_dev *idev = pci_get_drvdata(to_pci_dev(dev));
+	int ret;
+
+	mutex_lock(&idev->mode_lock);
+	if (sysfs_streq(buf, "remove"))
+		ret = ivs_backend_remove(idev);
+	else
+		ret = ivs_backend_add(idev, buf);
+	mutex_unlock(&idev->mode_lock);
+	return ret ? ret : len;
+}
+static DEVICE_ATTR_WO(pvio_backend);
+
+static struct attribute *ivs_dev_attrs[] = {
+	&dev_attr_pvio_backend.attr,
+	NULL,
+};
+ATTRIBUTE_GROUPS(ivs_dev);
 
 /* ------------------------------------------------------------------------
  * PCI probe and remove
@@ -598,7 +630,7 @@ static int ivs_check_device(struct pci_dev *pdev)
 	return 0;
 }
 
-static int ivs_map(struct ivs_dev *idev, u64 *bar_len)
+static int ivs_map(struct ivs_dev *idev)
 {
 	struct pci_dev *pdev = idev->pdev;
 	resource_size_t start, len;
@@ -618,95 +650,29 @@ static int ivs_map(struct ivs_dev *idev, u64 *bar_len)
 	len = pci_resource_len(pdev, IVS_BAR_REGION);
 	/* The region is RAM on the host side (a memfd), not device memory:
 	 * map it cacheable so that rings and data cost what RAM costs. */
-	idev->t.region = memremap(start, len, MEMREMAP_WB);
-	if (!idev->t.region) {
+	idev->region = memremap(start, len, MEMREMAP_WB);
+	if (!idev->region) {
 		pci_iounmap(pdev, idev->regs);
 		idev->regs = NULL;
 		return -ENOMEM;
 	}
-	*bar_len = len;
+	idev->bar_len = len;
 	return 0;
 }
 
 static void ivs_unmap(struct ivs_dev *idev)
 {
-	memunmap(idev->t.region);
-	idev->t.region = NULL;
+	memunmap(idev->region);
+	idev->region = NULL;
 	pci_iounmap(idev->pdev, idev->regs);
 	idev->regs = NULL;
 }
 
-static void ivs_free_irqs(struct ivs_dev *idev)
-{
-	unsigned int v;
-
-	for (v = 0; v < PVIO_MAX_VECTORS; v++) {
-		struct ivs_vec *vec = &idev->vecs[v];
-
-		if (!vec->irq_requested)
-			continue;
-		free_irq(pci_irq_vector(idev->pdev, v), vec);
-		vec->irq_requested = false;
-	}
-}
-
-/* MSI-X vector N is doorbell N: allocate up to the highest vector used
- * and request an IRQ for the control vector and each queue's. */
-static int ivs_setup_irqs(struct ivs_dev *idev)
-{
-	const struct pvio_transport_layout *l = &idev->t.layout;
-	struct pci_dev *pdev = idev->pdev;
-	unsigned int i, need = l->nr_vectors;
-	int have, ret;
-
-	have = pci_msix_vec_count(pdev);
-	if (have < 0 || (unsigned int)have < need) {
-		dev_err(&pdev->dev, "the region's doorbells need %u MSI-X vectors, the device has %d (ivshmem-doorbell vectors=%u or more)\n",
-			need, have, need);
-		return -ENOSPC;
-	}
-	ret = pci_alloc_irq_vectors(pdev, need, need, PCI_IRQ_MSIX);
-	if (ret < 0) {
-		dev_err(&pdev->dev, "cannot allocate %u MSI-X vectors: %d\n",
-			need, ret);
-		return ret;
-	}
-
-	for (i = 0; i <= l->num_queues; i++) {
-		unsigned int v = i == 0 ? PVIO_VECTOR_CONTROL : l->queues[i - 1].vector;
-		struct ivs_vec *vec = &idev->vecs[v];
-
-		snprintf(vec->irq_name, sizeof(vec->irq_name), "pvio_ivshmem-%s-%u",
-			 pci_name(pdev), v);
-		ret = request_irq(pci_irq_vector(pdev, v), ivs_irq, 0,
-				  vec->irq_name, vec);
-		if (ret) {
-			dev_err(&pdev->dev, "cannot request the IRQ of vector %u: %d\n",
-				v, ret);
-			goto err_free_irqs;
-		}
-		vec->irq_requested = true;
-	}
-	return 0;
-
-err_free_irqs:
-	ivs_free_irqs(idev);
-	pci_free_irq_vectors(pdev);
-	return ret;
-}
-
-static void ivs_teardown_irqs(struct ivs_dev *idev)
-{
-	ivs_free_irqs(idev);
-	pci_free_irq_vectors(idev->pdev);
-}
-
 static int ivs_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 {
-	struct pvio_class_driver *drv;
 	struct ivs_dev *idev;
-	u64 bar_len;
 	unsigned int v;
+	u64 magic;
 	int ret;
 
 	ret = ivs_check_device(pdev);
@@ -718,13 +684,11 @@ static int ivs_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 		return -ENOMEM;
 	idev->pdev = pdev;
 	mutex_init(&idev->bind_lock);
+	mutex_init(&idev->mode_lock);
 	for (v = 0; v < PVIO_MAX_VECTORS; v++) {
 		idev->vecs[v].idev = idev;
 		idev->vecs[v].vector = v;
 	}
-	idev->t.dev = &pdev->dev;
-	idev->t.ops = &ivs_ops;
-	INIT_LIST_HEAD(&idev->t.node);
 
 	ret = pci_enable_device(pdev);
 	if (ret)
@@ -732,45 +696,28 @@ static int ivs_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 	ret = pci_request_regions(pdev, KBUILD_MODNAME);
 	if (ret)
 		goto err_disable;
-	ret = ivs_map(idev, &bar_len);
+	ret = ivs_map(idev);
 	if (ret)
 		goto err_release;
-	ret = ivs_check_magic(idev);
-	if (ret)
-		goto err_unmap;
-	ret = ivs_read_layout(idev, bar_len);
-	if (ret)
-		goto err_unmap;
-	idev->t.region_size = idev->t.layout.region_size;
-	/* MSI-X messages are memory writes by the device: without bus
-	 * mastering QEMU drops them. */
-	pci_set_master(pdev);
-	ret = ivs_setup_irqs(idev);
-	if (ret)
-		goto err_clear_master;
 	idev->peer_id = (int)ioread32(idev->regs + IVS_REG_IVPOSITION);
 	pci_set_drvdata(pdev, idev);
-	ivs_debugfs_init(idev);
 
-	dev_info(&pdev->dev, "pvio region: %llu bytes, class %s, %u queue%s, %u vectors, peer id %d\n",
-		 idev->t.region_size, ivs_class_name(idev->t.layout.dev_class),
-		 idev->t.layout.num_queues,
-		 idev->t.layout.num_queues == 1 ? "" : "s",
-		 idev->t.layout.nr_vectors, idev->peer_id);
-
-	mutex_lock(&ivs_registry_lock);
-	list_add_tail(&idev->t.node, &ivs_transports);
-	list_for_each_entry(drv, &ivs_classes, node) {
-		if (drv->dev_class == idev->t.layout.dev_class) {
-			ivs_class_attach(&idev->t, drv);
-			break;
-		}
+	/* Only looked at, never used: the check below copies what it uses. */
+	magic = le64_to_cpu(READ_ONCE(((struct pvio_region_hdr *)idev->region)->magic));
+	if (magic != PVIO_REGION_MAGIC) {
+		/* Stay bound, touching nothing, so that pvio_backend exists
+		 * for a driver VM that is to serve this region. */
+		dev_info(&pdev->dev, "no pvio region (magic %#llx); leaving the device alone (peer id %d; pvio_backend serves it)\n",
+			 magic, idev->peer_id);
+		return 0;
 	}
-	mutex_unlock(&ivs_registry_lock);
+	mutex_lock(&idev->mode_lock);
+	ret = ivs_frontend_add(idev);
+	mutex_unlock(&idev->mode_lock);
+	if (ret)
+		goto err_unmap;
 	return 0;
 
-err_clear_master:
-	pci_clear_master(pdev);
 err_unmap:
 	ivs_unmap(idev);
 err_release:
@@ -786,18 +733,13 @@ static void ivs_remove(struct pci_dev *pdev)
 {
 	struct ivs_dev *idev = pci_get_drvdata(pdev);
 
-	mutex_lock(&ivs_registry_lock);
-	ivs_class_detach(&idev->t);
-	list_del(&idev->t.node);
-	mutex_unlock(&ivs_registry_lock);
+	/* pvio_backend is gone already (the driver core removes the
+	 * driver's attributes first), so nothing changes @mode under us. */
+	mutex_lock(&idev->mode_lock);
+	if (idev->mode != IVS_IDLE)
+		ivs_pvio_del(idev);
+	mutex_unlock(&idev->mode_lock);
 
-	/* debugfs removal waits for readers and writers in progress, so no
-	 * notify write can reach BAR0 after this. */
-	debugfs_remove_recursive(idev->dbg);
-	/* IRQs go before the mappings: a late doorbell must not find a
-	 * handler whose device is half torn down. */
-	ivs_teardown_irqs(idev);
-	pci_clear_master(pdev);
 	ivs_unmap(idev);
 	pci_release_regions(pdev);
 	pci_disable_device(pdev);
@@ -816,12 +758,18 @@ static struct pci_driver ivs_driver = {
 	.id_table = ivs_ids,
 	.probe = ivs_probe,
 	.remove = ivs_remove,
+	.dev_groups = ivs_dev_groups,
 };
 
 static int __init ivs_init(void)
 {
 	int ret;
 
+	if (backend_peer > 0xffff) {
+		pr_err("pvio_ivshmem: backend_peer=%u is not an ivshmem peer id (0..65535)\n",
+		       backend_peer);
+		return -EINVAL;
+	}
 	ivs_dbg_root = debugfs_create_dir(KBUILD_MODNAME, NULL);
 	ret = pci_register_driver(&ivs_driver);
 	if (ret)

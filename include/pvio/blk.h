@@ -37,7 +37,19 @@
 #define PVIO_BLK_REQ_F_UNMAP 0x0004u    /* WRITE_ZEROES: backend may deallocate */
 #define PVIO_BLK_REQ_F_MASK 0x0007u
 
-/* Response status (pvio_blk_rsp.status). */
+/*
+ * Response status (pvio_blk_rsp.status). A request that breaks several
+ * rules is answered with the first that applies, in this order:
+ *   1. UNSUPP  unknown operation (op > PVIO_BLK_OP_MAX);
+ *   2. INVAL   reserved fields or unknown flag bits not zero, or a flag on
+ *              an operation it does not apply to;
+ *   3. UNSUPP  operation or flag whose feature was not negotiated, or an
+ *              operation the device's limits rule out (max_*_sectors 0);
+ *   4. INVAL   malformed request (segments, lengths, alignment, limits);
+ *   5. ROFS    modification of a read-only device;
+ *   6. RANGE   sectors beyond the capacity.
+ * IOERR and NOSPC come from executing a valid request.
+ */
 #define PVIO_BLK_S_OK 0u
 #define PVIO_BLK_S_IOERR 1u  /* the backing store failed */
 #define PVIO_BLK_S_UNSUPP 2u /* operation or flag not offered */

@@ -59,6 +59,12 @@
 #define PVIO_REGION_HDR_SIZE 4096u
 #define PVIO_REGION_MIN_SIZE 65536ull /* 64 KiB */
 #define PVIO_CONFIG_SIZE 256u
+/* Alignment of every queue's data area (a page, so either side can map or
+ * do direct IO on a buffer at a multiple of the logical block size). */
+#define PVIO_DATA_ALIGN 4096u
+/* Over ivshmem the backend is peer 0; frontends get the ids the server
+ * hands out after it. */
+#define PVIO_BACKEND_PEER 0u
 #define PVIO_MAX_QUEUES 32u
 /* Doorbell vectors: 0 is the control channel, queues use 1..255 (ivshmem
  * carries only the low 8 bits of a vector). */

@@ -45,8 +45,9 @@
 #include <unistd.h>
 
 #include "ivshmem_client.h"
+#include "blk_proto.h"
 #include "pvio_ring.h"
-#include "region_layout.h"
+#include "region.h"
 
 #define HF_MAX_QUEUES 32u
 #define HF_TIMEOUT_MS 5000
@@ -56,7 +57,7 @@ struct hf {
 	struct pvio_region_hdr *hdr;
 	unsigned char *mem;
 	uint64_t size;
-	struct pvio_region_info info;
+	struct pvio_region_layout info;
 	unsigned int nq;
 	/* Per queue; the fields below them are the selected queue's. */
 	struct pvio_prod reqs[HF_MAX_QUEUES];
@@ -162,7 +163,7 @@ static void hf_select(struct hf *h, unsigned int q)
 /* The handshake of include/pvio/region.h, by hand. */
 static void hf_connect(struct hf *h, const char *sock)
 {
-	const struct pvio_blk_config *cfg;
+	struct pvio_blk_config cfg;
 	const char *why = "";
 	unsigned int q;
 	int ret;
@@ -176,7 +177,9 @@ static void hf_connect(struct hf *h, const char *sock)
 	if (hf_wait_back(h, PVIO_STATE_INITWAIT, HF_TIMEOUT_MS))
 		fail("%s: backend never reached INITWAIT (state %u)", sock,
 		     hf_back_state(h));
-	ret = pvio_region_validate(h->mem, h->size, PVIO_CLASS_BLK, &h->info, &why);
+	ret = pvio_region_check(h->mem, h->size, &h->info, &why);
+	if (!ret)
+		ret = pvio_blk_check_layout(&h->info, &why);
 	if (ret)
 		fail("%s: region invalid: %s", sock, why);
 	if (h->info.num_queues != hf_vectors - 1)
@@ -184,8 +187,8 @@ static void hf_connect(struct hf *h, const char *sock)
 		     hf_vectors - 1);
 	h->nq = h->info.num_queues;
 	h->gen = h->info.back_generation;
-	cfg = &h->info.blk_config;
-	h->capacity = pvio_le64_to_cpu(cfg->capacity);
+	memcpy(&cfg, h->info.config, sizeof(cfg));
+	h->capacity = pvio_le64_to_cpu(cfg.capacity);
 
 	h->hdr->front.features = pvio_cpu_to_le64(h->info.back_features);
 	h->hdr->front.generation = pvio_cpu_to_le32(1);

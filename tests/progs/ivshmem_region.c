@@ -33,7 +33,8 @@
 
 #include "ivshmem_server.h"
 #include "pvio_compat.h"
-#include "region_layout.h"
+#include "blk_proto.h"
+#include "region.h"
 
 #define MAX_PEERS 8
 
@@ -86,8 +87,11 @@ static void ring_peers(struct region_state *st, unsigned int vector)
 static int lay_out(void *mem, uint64_t size, const char *mode)
 {
 	static struct pvio_blk_config cfg;
-	struct pvio_region_layout_params p = {
-		.region_size = size, .num_queues = 1, .ring_entries = 64,
+	struct pvio_region_params p = {
+		.region_size = size, .dev_class = PVIO_CLASS_BLK,
+		.num_queues = 1, .ring_entries = 64,
+		.req_entry_size = sizeof(struct pvio_blk_req),
+		.rsp_entry_size = sizeof(struct pvio_blk_rsp),
 		.data_size = 64 * 1024, .generation = 1, .config = &cfg,
 	};
 	struct pvio_region_hdr *hdr = mem;
@@ -95,14 +99,13 @@ static int lay_out(void *mem, uint64_t size, const char *mode)
 
 	if (!strcmp(mode, "zero"))
 		return 0; /* the server's memfd starts zeroed */
-	cfg.capacity = pvio_cpu_to_le64(2048);
-	cfg.logical_block_size = pvio_cpu_to_le32(512);
-	cfg.physical_block_size = pvio_cpu_to_le32(4096);
-	cfg.max_segments = pvio_cpu_to_le32(16);
-	cfg.max_segment_size = pvio_cpu_to_le32(65536);
-	cfg.max_transfer_sectors = pvio_cpu_to_le32(128);
-	cfg.queue_depth = pvio_cpu_to_le32(32);
-	ret = pvio_region_layout_blk(mem, &p);
+	pvio_blk_config_from_limits(&(struct pvio_blk_limits){
+		.capacity = 2048, .logical_block_size = 512,
+		.physical_block_size = 4096, .max_segments = 16,
+		.max_segment_size = 65536, .max_transfer_sectors = 128,
+		.queue_depth = 32,
+	}, &cfg);
+	ret = pvio_region_layout(mem, &p, NULL);
 	if (ret)
 		return ret;
 	if (!strcmp(mode, "corrupt"))

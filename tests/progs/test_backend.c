@@ -19,7 +19,9 @@
  *               now and then publishes a random producer index (--seed)
  * and these break the region or the handshake from the start:
  *   bad-magic, bad-abi, overlap (two rings of queue 0 at one offset),
- *   refuse (answers INITIALISED with CLOSED).
+ *   refuse (answers INITIALISED with CLOSED),
+ *   mute (lays the region out, INITWAIT, and never answers INITIALISED:
+ *   a frontend's connect must time out).
  */
 #include <errno.h>
 #include <getopt.h>
@@ -32,10 +34,10 @@
 #include <sys/signalfd.h>
 #include <unistd.h>
 
-#include "blk_validate.h"
+#include "blk_proto.h"
 #include "ivshmem_server.h"
 #include "pvio_ring.h"
-#include "region_layout.h"
+#include "region.h"
 
 #define TB_MAX_SEGS 32u
 #define TB_FEATURES (PVIO_BLK_F_FLUSH | PVIO_BLK_F_FUA | PVIO_BLK_F_DISCARD | \
@@ -45,13 +47,13 @@
 enum tb_mode {
 	TB_GOOD, TB_BAD_ID, TB_DUP_ID, TB_BAD_STATUS, TB_RESERVED, TB_BAD_LEN,
 	TB_PROD_JUMP, TB_SILENT, TB_BAD_MAGIC, TB_BAD_ABI, TB_OVERLAP, TB_REFUSE,
-	TB_GARBAGE,
+	TB_GARBAGE, TB_MUTE,
 };
 
 static const char *const tb_mode_names[] = {
 	"good", "bad-id", "dup-id", "bad-status", "reserved", "bad-len",
 	"prod-jump", "silent", "bad-magic", "bad-abi", "overlap", "refuse",
-	"garbage",
+	"garbage", "mute",
 };
 
 struct tb_queue {
@@ -63,7 +65,7 @@ struct tb_queue {
 struct tb {
 	struct pvio_ivshmem_server *srv;
 	unsigned char *mem;
-	struct pvio_region_layout_params par;
+	struct pvio_region_params par;
 	struct pvio_blk_config cfg;
 	struct pvio_blk_limits lim;
 	unsigned char *disk;
@@ -99,15 +101,13 @@ static void tb_layout(struct tb *b)
 {
 	struct pvio_region_hdr *h = tb_hdr(b);
 	unsigned int i;
-	const char *why;
-	struct pvio_region_info info;
+	struct pvio_region_layout info;
 
 	b->par.generation = ++b->generation;
-	if (pvio_region_layout_blk(b->mem, &b->par)) {
+	if (pvio_region_layout(b->mem, &b->par, &info)) {
 		fprintf(stderr, "test_backend: layout failed\n");
 		exit(1);
 	}
-	pvio_region_validate(b->mem, b->par.region_size, PVIO_CLASS_BLK, &info, &why);
 	for (i = 0; i < b->nq; i++)
 		b->q[i].d = info.queues[i];
 	b->connected = false;
@@ -154,6 +154,8 @@ static void tb_control(struct tb *b)
 	uint32_t back = pvio_le32_to_cpu(PVIO_READ_ONCE(h->back.state));
 	unsigned int i;
 
+	if (b->mode == TB_MUTE)
+		return;
 	if (st == PVIO_STATE_INITIALISED && back == PVIO_STATE_INITWAIT) {
 		b->features = pvio_le64_to_cpu(PVIO_READ_ONCE(h->front.features));
 		if (b->mode == TB_REFUSE || (b->features & ~b->par.features)) {
@@ -337,6 +339,7 @@ int main(int argc, char **argv)
 	unsigned int depth = 64, ring = 2, i, c;
 	struct pollfd pfd[2 + PVIO_MAX_QUEUES + 1];
 	sigset_t sigs;
+	const char *why;
 	int opt, sfd, ret;
 
 	b.disk_size = 64ull << 20;
@@ -385,10 +388,16 @@ int main(int argc, char **argv)
 	b.cfg.max_discard_sectors = pvio_cpu_to_le32(1u << 20);
 	b.cfg.max_write_zeroes_sectors = pvio_cpu_to_le32(1u << 20);
 	b.cfg.queue_depth = pvio_cpu_to_le32(depth);
-	pvio_blk_limits_from_config(&b.cfg, &b.lim);
-	b.par = (struct pvio_region_layout_params){
+	if (pvio_blk_limits_from_config(&b.cfg, &b.lim, &why)) {
+		fprintf(stderr, "test_backend: config: %s\n", why);
+		return 1;
+	}
+	b.par = (struct pvio_region_params){
+		.dev_class = PVIO_CLASS_BLK,
 		.num_queues = b.nq,
 		.ring_entries = ring,
+		.req_entry_size = sizeof(struct pvio_blk_req),
+		.rsp_entry_size = sizeof(struct pvio_blk_rsp),
 		.data_size = ((uint64_t)depth * (128 * 1024 + TB_MAX_SEGS * 8) + 4095) & ~4095ull,
 		.features = TB_FEATURES,
 		.config = &b.cfg,

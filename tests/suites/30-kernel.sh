@@ -48,8 +48,10 @@ kernel_build_w1_sparse() {
 		return 1
 	fi
 	local ko
-	for ko in ring/pvio_ring_test.ko hypercall/kernel/pvio_ivshmem.ko \
-		front/pvblk/pvblk.ko; do
+	for ko in ring/pvio_ring_test.ko hypercall/kernel/pvio_core.ko \
+		hypercall/kernel/pvio_ivshmem.ko hypercall/kernel/pvio_loop.ko \
+		hypercall/kernel/pvio_host.ko hypercall/kernel/pvio_class_test.ko \
+		front/pvblk/pvblk.ko back/pvblkback/pvblkback.ko; do
 		if [ ! -f "$dir/$ko" ]; then
 			echo "kmod-build-w1-sparse: $ko was not built"
 			return 1

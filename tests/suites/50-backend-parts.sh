@@ -1,5 +1,6 @@
-# Backend building blocks: the ivshmem server and client, the block request
-# validator and the region layout, each alone (plain, under ThreadSanitizer
+# Protocol and backend building blocks: the ivshmem server and client, and
+# the protocol library of ring/ (block rules, region layout and check,
+# handshake, shared-memory copy), each alone (plain, under ThreadSanitizer
 # and under AddressSanitizer + UBSan, since they parse hostile input); then
 # stock QEMU attaching to the ivshmem server.
 #
@@ -19,8 +20,10 @@ for san in '' tsan asan; do
 	dir=build${san:+/$san}/tests/unit
 	sfx=${san:+-$san}
 	t_cmocka "unit-ivshmem-proto$sfx" "$dir/hypercall/test_ivshmem_proto"
-	t_cmocka "unit-blk-validate$sfx" "$dir/back/test_blk_validate"
-	t_cmocka "unit-region-layout$sfx" "$dir/back/test_region_layout"
+	t_cmocka "unit-blk-proto$sfx" "$dir/ring/test_blk_proto"
+	t_cmocka "unit-region$sfx" "$dir/ring/test_region"
+	t_cmocka "unit-handshake$sfx" "$dir/ring/test_handshake"
+	t_cmocka "unit-compat$sfx" "$dir/ring/test_compat"
 done
 unset san dir sfx
 

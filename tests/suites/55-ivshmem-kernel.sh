@@ -1,4 +1,5 @@
-# The guest ivshmem transport (hypercall/kernel/pvio_ivshmem.ko) in a QEMU
+# The ivshmem transport (hypercall/kernel/pvio_ivshmem.ko) on the pvio bus
+# (pvio_core.ko), both roles, in a QEMU
 # guest with stock ivshmem-doorbell devices served by pvio's ivshmem server
 # (build/tests/progs/ivshmem_region). One guest boot covers every case; each
 # test below reports its own part of it (tests/vm/guest/ivshmem-kernel.sh
@@ -8,22 +9,14 @@ IVSK_LOG=$LOGDIR/vm-ivshmem-kernel
 IVSK_BOOTED=''
 IVSK_RC=''
 
-# Build the module alone, in a private copy of what it needs, so that a
-# half-written module elsewhere in the shared tree cannot break this test.
+# The modules of the tree (tests/lib/guest.sh) for the kernel the guest
+# boots: pvio_core.ko, pvio_ivshmem.ko and the pvio_class_test.ko stand-in.
+IVSK_KVER=''
 ivsk_build_module() {
-	local dir=$TOP/build/ivshmem-kmod
-	rm -rf "$dir" && mkdir -p "$dir" || return 1
-	(cd "$TOP" && tar -c include ring/pvio_ring.h ring/pvio_compat.h \
-		hypercall/kernel/pvio_ivshmem.c hypercall/kernel/pvio_transport.h \
-		hypercall/kernel/pvio_class_test.c) |
-		tar -x -C "$dir" || return 1
-	printf '%s\n' 'ccflags-y := -I$(src)/include -I$(src)/ring' \
-		'obj-m += hypercall/kernel/pvio_ivshmem.o' \
-		'obj-m += hypercall/kernel/pvio_class_test.o' >"$dir/Kbuild"
-	make -C "$("$TOP/tools/pvio-kdir")" M="$dir" modules >"$IVSK_LOG.build.log" 2>&1 || {
-		cat "$IVSK_LOG.build.log"
-		return 1
-	}
+	local kdir
+	kdir=$("$TOP/tools/pvio-kdir") || return 1
+	IVSK_KVER=${kdir##*/linux-headers-}
+	t_kmod_build "$IVSK_KVER"
 }
 
 # Boot the guest once with four devices; later calls return the first
@@ -60,8 +53,11 @@ ivsk_boot() {
 		fi
 	done
 
-	"$TOP/tests/vm/pvio-vm-run" --module "$TOP/build/ivshmem-kmod/hypercall/kernel/pvio_ivshmem.ko" \
-		--module "$TOP/build/ivshmem-kmod/hypercall/kernel/pvio_class_test.ko" \
+	local km
+	km=$(t_kmod_dir "$IVSK_KVER")/hypercall/kernel
+	"$TOP/tests/vm/pvio-vm-run" --kernel "/boot/vmlinuz-$IVSK_KVER" \
+		--module "$km/pvio_core.ko" --module "$km/pvio_ivshmem.ko" \
+		--module "$km/pvio_class_test.ko" \
 		--script "$TOP/tests/vm/guest/ivshmem-kernel.sh" \
 		--log "$IVSK_LOG.console.log" "${qargs[@]}"
 	rc=$?
@@ -117,8 +113,22 @@ ivsk_test_pvio_region() {
 	echo "host: doorbell vector 1 seen"
 }
 
+# The backend role on the all-zero region: the guest's debugfs notify on
+# the backend device rings peer 0 (the line named peer=0), which is the
+# helper itself.
+ivsk_test_backend_role() {
+	ivsk_require backend-bad-lines backend-register backend-busy backend-rings \
+		backend-notify backend-remove backend-unload || return
+	if ! grep -q '^doorbell vector 1$' "$IVSK_LOG.zero.log"; then
+		echo "the host never saw the backend device ring vector 1 ($IVSK_LOG.zero.log)"
+		return 1
+	fi
+	echo "host: the backend device's doorbell on vector 1 seen"
+}
+
 t_run vm-ivshmem-binds-pvio-region ivsk_test_pvio_region
-t_run vm-ivshmem-binds-class-driver ivsk_require class-after class-pins-transport \
-	class-before class-unload
+t_run vm-ivshmem-binds-class-driver ivsk_require class-after class-pins-core \
+	class-before transport-unload class-unload
 t_run vm-ivshmem-leaves-foreign-region ivsk_require foreign
 t_run vm-ivshmem-refuses-corrupt-header ivsk_require corrupt few-vectors
+t_run vm-ivshmem-backend-role ivsk_test_backend_role

@@ -12,9 +12,9 @@
 # runner's), so that two runs at once do not share images or modules; the
 # directories of runs that are gone are removed when the suite loads, the
 # latest one is kept for inspection. The modules are built per kernel in a
-# private copy of their sources (kmod-VERSION/), so kernels never share .ko
-# files and a half-written module elsewhere in the tree cannot break these
-# tests.
+# private copy of the tree (t_kmod_build, tests/lib/guest.sh), so kernels
+# never share .ko files and a half-written source in the tree is not picked
+# up mid-run.
 # Each guest script prints a PASS/FAIL line per check; each test below
 # requires its own checks. Sourced by tests/run-all.
 
@@ -22,35 +22,25 @@ PVBLK_MiB=1048576
 PVBLK_RUN=$TOP/build/pvblk-run.$$
 declare -A PVBLK_MAIN_RC=() PVBLK_GARBAGE_RC=() PVBLK_BUILD_RC=()
 
-# Build pvio_ivshmem.ko and pvblk.ko for kernel $1 into
-# $PVBLK_RUN/kmod-$1; once per kernel.
+# The modules of the tree for kernel $1 (t_kmod_build, tests/lib/guest.sh);
+# the guests load pvio_core.ko, pvio_ivshmem.ko and pvblk.ko from there.
 pvblk_build() {
-	local ver=$1 dir=$PVBLK_RUN/kmod-$1 log=$LOGDIR/pvblk-kmod-$1.build.log
-	if [ -n "${PVBLK_BUILD_RC[$ver]:-}" ]; then
-		return "${PVBLK_BUILD_RC[$ver]}"
-	fi
-	PVBLK_BUILD_RC[$ver]=1
-	rm -rf "$dir" && mkdir -p "$dir" || return 1
-	(cd "$TOP" && tar -c include ring/pvio_ring.h ring/pvio_compat.h \
-		hypercall/kernel/pvio_ivshmem.c hypercall/kernel/pvio_transport.h \
-		front/pvblk/pvblk.c) | tar -x -C "$dir" || return 1
-	# shellcheck disable=SC2016 # $(src) is for kbuild
-	printf '%s\n' 'ccflags-y := -I$(src)/include -I$(src)/ring -I$(src)/hypercall/kernel' \
-		'obj-m += hypercall/kernel/pvio_ivshmem.o' \
-		'obj-m += front/pvblk/pvblk.o' >"$dir/Kbuild"
-	if ! make -C "/usr/src/linux-headers-$ver" M="$dir" modules >"$log" 2>&1; then
-		cat "$log"
-		echo "building the modules for $ver failed"
-		return 1
-	fi
-	PVBLK_BUILD_RC[$ver]=0
+	t_kmod_build "$1"
+}
+
+# --module arguments for the modules of kernel $1 (pvio_core.ko first).
+pvblk_modules() {
+	local km
+	km=$(t_kmod_dir "$1")
+	printf -- '--module\n%s\n' "$km/hypercall/kernel/pvio_core.ko" \
+		"$km/hypercall/kernel/pvio_ivshmem.ko" "$km/front/pvblk/pvblk.ko"
 }
 
 pvblk_test_build() {
 	t_guest_can_boot "$1" || return
 	pvblk_build "$1" || return
-	modinfo -F vermagic "$PVBLK_RUN/kmod-$1/front/pvblk/pvblk.ko"
-	modinfo -F vermagic "$PVBLK_RUN/kmod-$1/front/pvblk/pvblk.ko" | grep -q "^$1 " || {
+	modinfo -F vermagic "$(t_kmod_dir "$1")/front/pvblk/pvblk.ko"
+	modinfo -F vermagic "$(t_kmod_dir "$1")/front/pvblk/pvblk.ko" | grep -q "^$1 " || {
 		echo "pvblk.ko was not built for $1"
 		return 1
 	}
@@ -73,6 +63,7 @@ pvblk_watch_discard() {
 # pvblk_watch_discard).
 pvblk_main_boot() {
 	local ver=$1 w=$PVBLK_RUN/vm-$1 sock rc backd watcher fio
+	local -a mods
 	if [ -n "${PVBLK_MAIN_RC[$ver]:-}" ]; then
 		return "${PVBLK_MAIN_RC[$ver]}"
 	fi
@@ -110,9 +101,9 @@ pvblk_main_boot() {
 	pvblk_watch_discard "$w/console.log" "$w/fs.img" "$w/alloc" &
 	watcher=$!
 
+	mapfile -t mods < <(pvblk_modules "$ver")
 	"$TOP/tests/vm/pvio-vm-run" --kernel "/boot/vmlinuz-$ver" \
-		--module "$PVBLK_RUN/kmod-$ver/hypercall/kernel/pvio_ivshmem.ko" \
-		--module "$PVBLK_RUN/kmod-$ver/front/pvblk/pvblk.ko" \
+		"${mods[@]}" \
 		--kmod ext4 --kmod crc32c_generic --file /sbin/mkfs.ext4:/pvio/mkfs.ext4 \
 		--file "$fio:/pvio/fio" --file /etc/mke2fs.conf:/etc/mke2fs.conf \
 		--script "$TOP/tests/vm/guest/pvblk-main.sh" --mem 1024 --timeout 480 \
@@ -264,7 +255,7 @@ pvblk_test_files() {
 pvblk_garbage_boot() {
 	local ver=$1 w=$PVBLK_RUN/garbage-$1 tb=$TOP/build/tests/progs/test_backend
 	local sock rc spec name mode slot
-	local -a pids=() qargs=()
+	local -a pids=() qargs=() mods
 	if [ -n "${PVBLK_GARBAGE_RC[$ver]:-}" ]; then
 		return "${PVBLK_GARBAGE_RC[$ver]}"
 	fi
@@ -295,9 +286,9 @@ pvblk_garbage_boot() {
 			return 1
 		fi
 	done
+	mapfile -t mods < <(pvblk_modules "$ver")
 	"$TOP/tests/vm/pvio-vm-run" --kernel "/boot/vmlinuz-$ver" \
-		--module "$PVBLK_RUN/kmod-$ver/hypercall/kernel/pvio_ivshmem.ko" \
-		--module "$PVBLK_RUN/kmod-$ver/front/pvblk/pvblk.ko" \
+		"${mods[@]}" \
 		--script "$TOP/tests/vm/guest/pvblk-garbage.sh" --timeout 180 \
 		--log "$w/console.log" "${qargs[@]}"
 	rc=$?

@@ -72,7 +72,8 @@ launcher_ready() {
 	[ -r "/boot/vmlinuz-${kdir##*/linux-headers-}" ] ||
 		{ echo "SKIP: /boot/vmlinuz-${kdir##*/linux-headers-} missing"; return 77; }
 	make -C "$TOP" -s build/pvio-backd || return 1
-	if [ ! -f "$TOP/front/pvblk/pvblk.ko" ] || [ ! -f "$TOP/hypercall/kernel/pvio_ivshmem.ko" ]; then
+	if [ ! -f "$TOP/front/pvblk/pvblk.ko" ] || [ ! -f "$TOP/hypercall/kernel/pvio_core.ko" ] ||
+	   [ ! -f "$TOP/hypercall/kernel/pvio_ivshmem.ko" ]; then
 		make -C "$TOP" -s modules || return 1
 	fi
 	mkdir -p "$LAUNCH_DIR"

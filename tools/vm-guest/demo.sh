@@ -1,5 +1,5 @@
 # Guest side of tools/pvio-demo, run by tools/pvio-vm's /init after
-# pvio_ivshmem and pvblk are loaded. Settings come from /pvio/demo.conf
+# pvio_core, pvio_ivshmem and pvblk are loaded. Settings come from /pvio/demo.conf
 # (shell variables written by pvio-demo):
 #   RUNTIME  seconds per fio run
 #   TESTS    fio runs, each NAME:RW:BS:QD (RW as fio's --rw)

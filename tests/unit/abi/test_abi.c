@@ -15,6 +15,7 @@
 #include "pvio_compat.h"
 #include <pvio/abi.h>
 #include <pvio/blk.h>
+#include <pvio/host.h>
 #include <pvio/region.h>
 #include <pvio/ring.h>
 
@@ -381,6 +382,30 @@ static void test_region_constants(void **state)
 	assert_int_equal(PVIO_BLK_INLINE_SEGS, 4);
 }
 
+static void test_host_start_layout(void **state)
+{
+	(void)state;
+	assert_int_equal(sizeof(struct pvio_host_start), 328);
+	assert_int_equal(offsetof(struct pvio_host_start, region_size), 16);
+	assert_int_equal(offsetof(struct pvio_host_start, reserved), 40);
+	assert_int_equal(offsetof(struct pvio_host_start, kick_fds), 64);
+	assert_int_equal(offsetof(struct pvio_host_start, call_fds),
+			 64 + 4 * PVIO_HOST_MAX_VECTORS);
+	/* Control vector plus one per queue. */
+	assert_int_equal(PVIO_HOST_MAX_VECTORS, PVIO_MAX_QUEUES + 1);
+	assert_int_equal(PVIO_HOST_MAX_REGION_SIZE % PVIO_REGION_MIN_SIZE, 0);
+}
+
+static void test_host_info_layout_and_ioctls(void **state)
+{
+	(void)state;
+	assert_int_equal(sizeof(struct pvio_host_info), 64);
+	assert_int_equal(offsetof(struct pvio_host_info, name), 32);
+	assert_int_not_equal(PVIO_HOST_IOC_START, PVIO_HOST_IOC_INFO);
+	assert_int_equal(_IOC_SIZE(PVIO_HOST_IOC_START), sizeof(struct pvio_host_start));
+	assert_int_equal(_IOC_SIZE(PVIO_HOST_IOC_INFO), sizeof(struct pvio_host_info));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -407,6 +432,8 @@ int main(void)
 		cmocka_unit_test(test_region_states_and_classes_distinct),
 		cmocka_unit_test(test_feature_and_flag_bits_are_distinct),
 		cmocka_unit_test(test_region_constants),
+		cmocka_unit_test(test_host_start_layout),
+		cmocka_unit_test(test_host_info_layout_and_ioctls),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

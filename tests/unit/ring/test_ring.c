@@ -84,7 +84,7 @@ static void put_n(struct t_fix *f, __u64 first, unsigned int n)
 static void get_n(struct t_fix *f, __u64 first, unsigned int n)
 {
 	for (unsigned int i = 0; i < n; i++) {
-		struct t_entry e, want = mk(first + i);
+		struct t_entry e = { 0 }, want = mk(first + i);
 
 		assert_int_equal(pvio_cons_get(&f->c, &e, sizeof(e)), 0);
 		assert_int_equal(e.seq, want.seq);

@@ -21,8 +21,15 @@ pass() { echo "pvblk-garbage: PASS $1"; }
 fail() { echo "pvblk-garbage: FAIL $1: $2"; failed=1; }
 
 disk_of() {
-	for b in /sys/bus/pci/devices/"$1"/block/pvblk*; do
+	for b in /sys/bus/pci/devices/"$1"/pvio*/block/pvblk*; do
 		[ -e "$b" ] && basename "$b" && return
+	done
+}
+
+# The pvio device (pvioN) of PCI device $1: pvblk logs with its name.
+pvio_of() {
+	for p in /sys/bus/pci/devices/"$1"/pvio*; do
+		[ -e "$p/role" ] && basename "$p" && return
 	done
 }
 
@@ -30,6 +37,7 @@ unbind() {
 	echo "$1" >/sys/bus/pci/drivers/pvio_ivshmem/unbind
 }
 
+insmod /pvio/pvio_core.ko || { fail setup "insmod pvio_core.ko failed"; exit 1; }
 insmod /pvio/pvio_ivshmem.ko || { fail setup "insmod pvio_ivshmem.ko failed"; exit 1; }
 insmod /pvio/pvblk.ko || { fail setup "insmod pvblk.ko failed"; exit 1; }
 dmesg | grep 'pvblk[0-9]*: [0-9]* sectors'
@@ -46,7 +54,7 @@ for spec in 0000:00:10.0:bad-id:'backend answered a request it does not hold' \
 		fail "$mode" "no disk on $pci"
 		continue
 	fi
-	line="pvio_ivshmem $pci: $d: $why; failing all IO"
+	line="pvblk $(pvio_of "$pci"): $d: $why; failing all IO"
 	if dmesg | grep -qF "$line"; then
 		echo "pvblk-garbage: $mode: $d died before any IO of ours"
 	fi
@@ -58,7 +66,7 @@ for spec in 0000:00:10.0:bad-id:'backend answered a request it does not hold' \
 	echo "pvblk-garbage: $mode: read failed: $(tail -n 1 /tmp/dd.err)"
 	if [ "$(dmesg | grep -cF "$line")" != 1 ]; then
 		fail "$mode" "expected one line '$line'"
-		dmesg | grep -F "$pci" | tail -n 5
+		dmesg | grep -F "$(pvio_of "$pci")" | tail -n 5
 		continue
 	fi
 	# A dead device fails new IO without asking the backend.
@@ -88,7 +96,7 @@ if [ -n "$d" ]; then
 	done
 	if kill -0 $reader 2>/dev/null; then
 		echo "pvblk-garbage: silent: reader stuck as expected: $(cat "/sys/block/$d/inflight")"
-		t0=$(date +%s)
+		spv=$(pvio_of $SILENT) t0=$(date +%s)
 		(unbind $SILENT; echo "exit $?" >/tmp/silent.done) &
 		i=0
 		while { [ ! -s /tmp/silent.done ] || kill -0 $reader 2>/dev/null; } && [ $i -lt 150 ]; do
@@ -96,7 +104,7 @@ if [ -n "$d" ]; then
 			i=$((i + 1))
 		done
 		echo "pvblk-garbage: silent: unbind $(cat /tmp/silent.done 2>/dev/null) after $(($(date +%s) - t0)) s"
-		line="pvio_ivshmem $SILENT: $d: backend did not finish in-flight IO on removal; failing all IO"
+		line="pvblk $spv: $d: backend did not finish in-flight IO on removal; failing all IO"
 		if [ ! -s /tmp/silent.done ]; then
 			fail silent "unbinding $SILENT did not return in 30 s"
 		elif kill -0 $reader 2>/dev/null; then
@@ -116,10 +124,10 @@ else
 	fail silent "no disk on $SILENT"
 fi
 
-if rmmod pvblk && rmmod pvio_ivshmem; then
+if rmmod pvblk && rmmod pvio_ivshmem && rmmod pvio_core; then
 	pass unload
 else
-	fail unload "rmmod pvblk / pvio_ivshmem failed"
+	fail unload "rmmod pvblk / pvio_ivshmem / pvio_core failed"
 fi
 dmesg | grep -E 'pvblk|pvio_ivshmem' | tail -n 30
 exit $failed

@@ -20,9 +20,9 @@ failed=0
 pass() { echo "pvblk-main: PASS $1"; }
 fail() { echo "pvblk-main: FAIL $1: $2"; failed=1; }
 
-# The pvblk disk whose parent is PCI device $1, or nothing.
+# The pvblk disk on PCI device $1 (under its pvio device), or nothing.
 disk_of() {
-	for b in /sys/bus/pci/devices/"$1"/block/pvblk*; do
+	for b in /sys/bus/pci/devices/"$1"/pvio*/block/pvblk*; do
 		[ -e "$b" ] && basename "$b" && return
 	done
 }
@@ -64,6 +64,7 @@ fail_all() {
 }
 
 mkdir -p $MNT
+insmod /pvio/pvio_core.ko || fail_all setup "insmod pvio_core.ko failed"
 insmod /pvio/pvio_ivshmem.ko || fail_all setup "insmod pvio_ivshmem.ko failed"
 insmod /pvio/pvblk.ko || fail_all setup "insmod pvblk.ko failed"
 FS=$(wait_disk $FS_PCI 20) || fail_all setup "no disk on $FS_PCI"
@@ -296,10 +297,10 @@ fi
 
 # --- unload everything ---------------------------------------------------
 
-if rmmod pvblk && rmmod pvio_ivshmem; then
+if rmmod pvblk && rmmod pvio_ivshmem && rmmod pvio_core; then
 	pass unload
 else
-	fail unload "rmmod pvblk / pvio_ivshmem failed"
+	fail unload "rmmod pvblk / pvio_ivshmem / pvio_core failed"
 fi
 dmesg | grep -E 'pvblk|pvio_ivshmem' | tail -n 30
 exit $failed

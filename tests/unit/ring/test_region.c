@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: MIT
 /*
- * Tests of back/region_layout.c: the backend's layout validates, every
- * single corruption of it is refused, and impossible layouts are refused.
+ * Tests of ring/region.c: the backend's layout passes the check, every
+ * single corruption of it is refused (by the region check or, for the
+ * class's own rules, by the block protocol a frontend applies after it),
+ * and impossible layouts are refused.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -13,15 +15,16 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "blk_proto.h"
 #include "pvio_ring.h"
-#include "region_layout.h"
+#include "region.h"
 
 #define REGION (1u << 20)
 
 static unsigned char *mem;
 static struct pvio_blk_config cfg;
-static struct pvio_region_layout_params par;
-static struct pvio_region_info info;
+static struct pvio_region_params par;
+static struct pvio_region_layout info;
 static const char *why;
 
 static int setup(void **state)
@@ -31,18 +34,19 @@ static int setup(void **state)
 	if (!mem)
 		return -1;
 	memset(mem, 0xee, REGION); /* layout must not rely on zeroed memory */
-	memset(&cfg, 0, sizeof(cfg));
-	cfg.capacity = pvio_cpu_to_le64(1u << 21);
-	cfg.logical_block_size = pvio_cpu_to_le32(512);
-	cfg.physical_block_size = pvio_cpu_to_le32(4096);
-	cfg.max_segments = pvio_cpu_to_le32(32);
-	cfg.max_segment_size = pvio_cpu_to_le32(65536);
-	cfg.max_transfer_sectors = pvio_cpu_to_le32(1024);
-	cfg.queue_depth = pvio_cpu_to_le32(64);
-	par = (struct pvio_region_layout_params){
+	pvio_blk_config_from_limits(&(struct pvio_blk_limits){
+		.capacity = 1u << 21, .logical_block_size = 512,
+		.physical_block_size = 4096, .max_segments = 32,
+		.max_segment_size = 65536, .max_transfer_sectors = 1024,
+		.queue_depth = 64,
+	}, &cfg);
+	par = (struct pvio_region_params){
 		.region_size = REGION,
+		.dev_class = PVIO_CLASS_BLK,
 		.num_queues = 4,
 		.ring_entries = 64,
+		.req_entry_size = sizeof(struct pvio_blk_req),
+		.rsp_entry_size = sizeof(struct pvio_blk_rsp),
 		.data_size = 128 * 1024,
 		.features = PVIO_BLK_F_FLUSH | PVIO_BLK_F_INDIRECT,
 		.generation = 3,
@@ -58,9 +62,31 @@ static int teardown(void **state)
 	return 0;
 }
 
+/* The class-agnostic check alone. */
+static int check(void)
+{
+	return pvio_region_check(mem, REGION, &info, &why);
+}
+
+/* What a block frontend does: the region check, then the class's rules. */
 static int validate(void)
 {
-	return pvio_region_validate(mem, REGION, PVIO_CLASS_BLK, &info, &why);
+	struct pvio_blk_config c;
+	struct pvio_blk_limits lim;
+	int ret = check();
+
+	if (ret)
+		return ret;
+	ret = pvio_blk_check_layout(&info, &why);
+	if (ret)
+		return ret;
+	memcpy(&c, info.config, sizeof(c));
+	return pvio_blk_limits_from_config(&c, &lim, &why) ? -EPROTO : 0;
+}
+
+static int lay_out(void)
+{
+	return pvio_region_layout(mem, &par, NULL);
 }
 
 static struct pvio_region_hdr *hdr(void)
@@ -73,7 +99,7 @@ static void test_layout_validates(void **state)
 	unsigned int i;
 
 	(void)state;
-	assert_int_equal(pvio_region_layout_blk(mem, &par), 0);
+	assert_int_equal(lay_out(), 0);
 	assert_int_equal(validate(), 0);
 	assert_string_equal(why, "ok");
 	assert_int_equal(info.dev_class, PVIO_CLASS_BLK);
@@ -82,7 +108,8 @@ static void test_layout_validates(void **state)
 	assert_int_equal(info.back_state, PVIO_STATE_INITWAIT);
 	assert_int_equal(info.back_generation, 3);
 	assert_int_equal(info.back_features, par.features);
-	assert_memory_equal(&info.blk_config, &cfg, sizeof(cfg));
+	assert_memory_equal(info.config, &cfg, sizeof(cfg));
+	assert_int_equal(info.nr_vectors, 5);
 	/* The frontend's side starts clean. */
 	assert_int_equal(hdr()->front.state, 0);
 	assert_int_equal(hdr()->front.features, 0);
@@ -114,9 +141,9 @@ static void test_layout_refuses_what_does_not_fit(void **state)
 {
 	(void)state;
 	par.data_size = REGION / 4; /* four queues of a quarter each + header */
-	assert_int_equal(pvio_region_layout_blk(mem, &par), -ENOSPC);
+	assert_int_equal(lay_out(), -ENOSPC);
 	par.num_queues = 3;
-	assert_int_equal(pvio_region_layout_blk(mem, &par), 0);
+	assert_int_equal(lay_out(), 0);
 	assert_int_equal(validate(), 0);
 
 	/* Exactly full: the last data area ends at the region's end. */
@@ -125,55 +152,66 @@ static void test_layout_refuses_what_does_not_fit(void **state)
 	 * rounded up to the next page: data starts at 12 KiB. */
 	par.data_size = REGION - 4096 * 3;
 	assert_int_equal(pvio_region_layout_size(&par), REGION);
-	assert_int_equal(pvio_region_layout_blk(mem, &par), 0);
+	assert_int_equal(lay_out(), 0);
 	assert_int_equal(validate(), 0);
 	par.data_size += 4096;
-	assert_int_equal(pvio_region_layout_blk(mem, &par), -ENOSPC);
+	assert_int_equal(lay_out(), -ENOSPC);
 
-	par = (struct pvio_region_layout_params){
-		.region_size = PVIO_REGION_MIN_SIZE, .num_queues = 32,
-		.ring_entries = 32768, .data_size = 4096, .config = &cfg,
+	par = (struct pvio_region_params){
+		.region_size = PVIO_REGION_MIN_SIZE, .dev_class = PVIO_CLASS_BLK,
+		.num_queues = 32, .ring_entries = 32768,
+		.req_entry_size = 64, .rsp_entry_size = 16,
+		.data_size = 4096, .config = &cfg,
 	};
-	assert_int_equal(pvio_region_layout_blk(mem, &par), -ENOSPC);
+	assert_int_equal(lay_out(), -ENOSPC);
 }
 
 static void test_layout_refuses_invalid_params(void **state)
 {
-	struct pvio_region_layout_params good;
+	struct pvio_region_params good;
 
 	(void)state;
 	good = par;
 	par.region_size = REGION + 4096;
-	assert_int_equal(pvio_region_layout_blk(mem, &par), -EINVAL);
+	assert_int_equal(lay_out(), -EINVAL);
 	par.region_size = PVIO_REGION_MIN_SIZE / 2;
-	assert_int_equal(pvio_region_layout_blk(mem, &par), -EINVAL);
+	assert_int_equal(lay_out(), -EINVAL);
 	par = good;
 	par.num_queues = 0;
-	assert_int_equal(pvio_region_layout_blk(mem, &par), -EINVAL);
+	assert_int_equal(lay_out(), -EINVAL);
 	par.num_queues = PVIO_MAX_QUEUES + 1;
-	assert_int_equal(pvio_region_layout_blk(mem, &par), -EINVAL);
+	assert_int_equal(lay_out(), -EINVAL);
 	par = good;
 	par.ring_entries = 48;
-	assert_int_equal(pvio_region_layout_blk(mem, &par), -EINVAL);
+	assert_int_equal(lay_out(), -EINVAL);
 	par.ring_entries = 1;
-	assert_int_equal(pvio_region_layout_blk(mem, &par), -EINVAL);
+	assert_int_equal(lay_out(), -EINVAL);
 	par.ring_entries = PVIO_RING_MAX_ENTRIES * 2;
-	assert_int_equal(pvio_region_layout_blk(mem, &par), -EINVAL);
+	assert_int_equal(lay_out(), -EINVAL);
 	par = good;
 	par.data_size = 0;
-	assert_int_equal(pvio_region_layout_blk(mem, &par), -EINVAL);
+	assert_int_equal(lay_out(), -EINVAL);
 	par.data_size = 6000;
-	assert_int_equal(pvio_region_layout_blk(mem, &par), -EINVAL);
+	assert_int_equal(lay_out(), -EINVAL);
 	par.data_size = UINT64_MAX & ~4095ull;
-	assert_int_equal(pvio_region_layout_blk(mem, &par), -EINVAL);
+	assert_int_equal(lay_out(), -EINVAL);
 	par = good;
 	par.features = 1ull << 40;
-	assert_int_equal(pvio_region_layout_blk(mem, &par), -EINVAL);
+	assert_int_equal(lay_out(), -EINVAL);
 	par = good;
-	cfg.logical_block_size = pvio_cpu_to_le32(3000);
-	assert_int_equal(pvio_region_layout_blk(mem, &par), -EINVAL);
+	par.dev_class = PVIO_CLASS_NONE;
+	assert_int_equal(lay_out(), -EINVAL);
+	par.dev_class = 3;
+	assert_int_equal(lay_out(), -EINVAL);
+	par = good;
+	par.req_entry_size = 60;
+	assert_int_equal(lay_out(), -EINVAL);
+	par = good;
+	par.rsp_entry_size = 0;
+	assert_int_equal(lay_out(), -EINVAL);
+	par = good;
 	par.config = NULL;
-	assert_int_equal(pvio_region_layout_blk(mem, &par), -EINVAL);
+	assert_int_equal(lay_out(), -EINVAL);
 	/* Nothing was written by the refused layouts. */
 	assert_int_equal(mem[0], 0xee);
 }
@@ -208,6 +246,7 @@ static void test_each_single_corruption_is_refused(void **state)
 		{ "hdr_size", HDR_OFF(hdr_size), 4, 8192, -EPROTO },
 		{ "class none", HDR_OFF(dev_class), 4, PVIO_CLASS_NONE, -EPROTO },
 		{ "class net", HDR_OFF(dev_class), 4, PVIO_CLASS_NET, -EPROTO },
+		{ "class unknown", HDR_OFF(dev_class), 4, 3, -EPROTO },
 		{ "num_queues 0", HDR_OFF(num_queues), 4, 0, -EPROTO },
 		{ "num_queues 33", HDR_OFF(num_queues), 4, 33, -EPROTO },
 		{ "num_queues +1", HDR_OFF(num_queues), 4, 3, -EPROTO },
@@ -216,13 +255,15 @@ static void test_each_single_corruption_is_refused(void **state)
 		{ "reserved0", HDR_OFF(reserved0) + 31, 1, 1, -EPROTO },
 		{ "back.state init", HDR_OFF(back.state), 4, PVIO_STATE_INITIALISING, -EAGAIN },
 		{ "back.state 7", HDR_OFF(back.state), 4, 7, -EPROTO },
-		{ "back.features", HDR_OFF(back.features), 8, 1ull << 6, -EPROTO },
 		{ "back.features transport", HDR_OFF(back.features), 8, 1ull << 32, -EPROTO },
 		{ "back.reserved", HDR_OFF(back.reserved) + 10, 1, 1, -EPROTO },
 		{ "config lbs", CFG(logical_block_size), 4, 1000, -EPROTO },
 		{ "config max_segments", CFG(max_segments), 4, 0, -EPROTO },
 		{ "config attrs", CFG(attrs), 4, 0x10, -EPROTO },
 		{ "config reserved", CFG(reserved) + 200, 1, 1, -EPROTO },
+		{ "config capacity 0", CFG(capacity), 8, 0, -EPROTO },
+		{ "config pbs < lbs", CFG(physical_block_size), 4, 256, -EPROTO },
+		{ "config queue_depth 0", CFG(queue_depth), 4, 0, -EPROTO },
 		{ "reserved1", HDR_OFF(reserved1), 1, 1, -EPROTO },
 		{ "reserved2", HDR_OFF(reserved2) + 100, 1, 1, -EPROTO },
 		{ "unused queue", HDR_OFF(queues) + 2 * 64 + 48, 4, 9, -EPROTO },
@@ -255,7 +296,7 @@ static void test_each_single_corruption_is_refused(void **state)
 
 	(void)state;
 	par.num_queues = 2;
-	assert_int_equal(pvio_region_layout_blk(mem, &par), 0);
+	assert_int_equal(lay_out(), 0);
 	assert_int_equal(validate(), 0);
 	good = malloc(PVIO_REGION_HDR_SIZE);
 	assert_non_null(good);
@@ -283,7 +324,7 @@ static void test_overlapping_queues_refused(void **state)
 
 	(void)state;
 	par.num_queues = 2;
-	assert_int_equal(pvio_region_layout_blk(mem, &par), 0);
+	assert_int_equal(lay_out(), 0);
 	q0 = &hdr()->queues[0];
 	q1 = &hdr()->queues[1];
 
@@ -292,31 +333,180 @@ static void test_overlapping_queues_refused(void **state)
 	assert_int_equal(validate(), -EPROTO);
 	assert_string_equal(why, "rings or data areas overlap");
 
-	assert_int_equal(pvio_region_layout_blk(mem, &par), 0);
+	assert_int_equal(lay_out(), 0);
 	/* Both queues share one data area. */
 	q1->data_off = q0->data_off;
 	assert_int_equal(validate(), -EPROTO);
 
-	assert_int_equal(pvio_region_layout_blk(mem, &par), 0);
+	assert_int_equal(lay_out(), 0);
 	/* A queue's own response ring on top of its request ring. */
 	q0->rsp_ring_off = pvio_cpu_to_le64(pvio_le64_to_cpu(q0->req_ring_off) + 256);
 	assert_int_equal(validate(), -EPROTO);
 
 	/* The layout itself packs pieces end to start: touching is no overlap. */
-	assert_int_equal(pvio_region_layout_blk(mem, &par), 0);
+	assert_int_equal(lay_out(), 0);
 	assert_int_equal(validate(), 0);
 }
 
-static void test_validate_refuses_short_or_mismatched_mapping(void **state)
+static void test_check_refuses_short_or_mismatched_mapping(void **state)
 {
 	(void)state;
-	assert_int_equal(pvio_region_layout_blk(mem, &par), 0);
-	assert_int_equal(pvio_region_validate(mem, 100, PVIO_CLASS_BLK, &info, &why),
-			 -EPROTO);
-	assert_int_equal(pvio_region_validate(mem, REGION / 2, PVIO_CLASS_BLK,
-					      &info, &why), -EPROTO);
-	assert_int_equal(pvio_region_validate(mem, REGION, PVIO_CLASS_NET, &info,
-					      &why), -EPROTO);
+	assert_int_equal(lay_out(), 0);
+	assert_int_equal(pvio_region_check(mem, 100, &info, &why), -EPROTO);
+	assert_int_equal(pvio_region_check(mem, REGION / 2, &info, &why), -EPROTO);
+	assert_string_equal(why, "region size differs from the mapping");
+}
+
+/* Lay out, set the header byte at @off to @v, and check. */
+static int check_with_byte(size_t off, unsigned char v)
+{
+	assert_int_equal(lay_out(), 0);
+	mem[off] = v;
+	return check();
+}
+
+static void test_check_rejects_reserved0_nonzero(void **state)
+{
+	(void)state;
+	assert_int_equal(check_with_byte(HDR_OFF(reserved0), 1), -EPROTO);
+	assert_string_equal(why, "reserved bytes not zero");
+}
+
+static void test_check_rejects_reserved1_nonzero(void **state)
+{
+	(void)state;
+	assert_int_equal(check_with_byte(HDR_OFF(reserved1) + 63, 0x80), -EPROTO);
+	assert_string_equal(why, "reserved bytes not zero");
+}
+
+static void test_check_rejects_reserved2_nonzero(void **state)
+{
+	(void)state;
+	assert_int_equal(check_with_byte(PVIO_REGION_HDR_SIZE - 1, 1), -EPROTO);
+	assert_string_equal(why, "reserved bytes not zero");
+	assert_int_equal(check_with_byte(HDR_OFF(reserved2), 1), -EPROTO);
+}
+
+static void test_check_rejects_back_reserved_nonzero(void **state)
+{
+	(void)state;
+	assert_int_equal(check_with_byte(HDR_OFF(back.reserved) + 47, 1), -EPROTO);
+	assert_string_equal(why, "reserved bytes not zero");
+}
+
+static void test_check_ignores_the_front_side(void **state)
+{
+	(void)state;
+	/* The frontend's own fields are its to write, garbage included. */
+	assert_int_equal(lay_out(), 0);
+	memset(mem + HDR_OFF(front), 0xa5, sizeof(struct pvio_side));
+	assert_int_equal(check(), 0);
+}
+
+static void test_check_rejects_unknown_class(void **state)
+{
+	(void)state;
+	assert_int_equal(check_with_byte(HDR_OFF(dev_class), 3), -EPROTO);
+	assert_string_equal(why, "unknown device class");
+	assert_int_equal(check_with_byte(HDR_OFF(dev_class), 0), -EPROTO);
+	assert_string_equal(why, "no device class");
+}
+
+static void test_check_is_class_agnostic(void **state)
+{
+	(void)state;
+	/* A NET region with other entry sizes passes the region check; the
+	 * block protocol then refuses it. */
+	par.dev_class = PVIO_CLASS_NET;
+	par.req_entry_size = 32;
+	par.rsp_entry_size = 24;
+	assert_int_equal(lay_out(), 0);
+	assert_int_equal(check(), 0);
+	assert_int_equal(info.dev_class, PVIO_CLASS_NET);
+	assert_int_equal(info.queues[0].req_entry_size, 32);
+	assert_int_equal(pvio_blk_check_layout(&info, &why), -EPROTO);
+	assert_string_equal(why, "not a block device");
+}
+
+static void test_check_rejects_transport_features(void **state)
+{
+	(void)state;
+	assert_int_equal(check_with_byte(HDR_OFF(back.features) + 4, 1), -EPROTO);
+	assert_string_equal(why, "transport feature bits offered");
+}
+
+static void test_check_accepts_unknown_class_features(void **state)
+{
+	(void)state;
+	/* Class bits the frontend does not know are simply not accepted. */
+	assert_int_equal(check_with_byte(HDR_OFF(back.features) + 3, 0x80), 0);
+	assert_int_equal(info.back_features, par.features | (1ull << 31));
+}
+
+static void test_check_config_is_copied_raw(void **state)
+{
+	(void)state;
+	/* The region check does not read the class config: garbage there is
+	 * the class protocol's to refuse. */
+	assert_int_equal(check_with_byte(HDR_OFF(config) + 100, 0x5a), 0);
+	assert_int_equal(info.config[100], 0x5a);
+	assert_int_equal(validate(), -EPROTO);
+}
+
+static void test_check_nr_vectors_is_highest_vector_plus_one(void **state)
+{
+	struct pvio_queue_desc *q;
+
+	(void)state;
+	par.num_queues = 2;
+	assert_int_equal(lay_out(), 0);
+	q = &hdr()->queues[0];
+	q->vector = pvio_cpu_to_le32(200);
+	assert_int_equal(check(), 0);
+	assert_int_equal(info.nr_vectors, 201);
+	q->vector = pvio_cpu_to_le32(255);
+	assert_int_equal(check(), 0);
+	assert_int_equal(info.nr_vectors, 256);
+}
+
+static void test_check_waits_for_initwait(void **state)
+{
+	(void)state;
+	assert_int_equal(lay_out(), 0);
+	hdr()->back.state = pvio_cpu_to_le32(PVIO_STATE_UNKNOWN);
+	assert_int_equal(check(), -EAGAIN);
+	hdr()->back.state = pvio_cpu_to_le32(PVIO_STATE_CONNECTED);
+	assert_int_equal(check(), 0);
+	assert_int_equal(info.back_state, PVIO_STATE_CONNECTED);
+}
+
+static void test_layout_out_matches_check(void **state)
+{
+	struct pvio_region_layout laid;
+
+	(void)state;
+	assert_int_equal(pvio_region_layout(mem, &par, &laid), 0);
+	assert_int_equal(check(), 0);
+	assert_memory_equal(&laid, &info, sizeof(laid));
+}
+
+static void test_layout_clears_data_only_when_asked(void **state)
+{
+	struct pvio_region_layout laid;
+	unsigned int i;
+
+	(void)state;
+	assert_int_equal(pvio_region_layout(mem, &par, &laid), 0);
+	/* Left alone by default (the memory was filled with 0xee). */
+	assert_int_equal(mem[laid.queues[0].data_off], 0xee);
+	par.clear_data = 1;
+	assert_int_equal(pvio_region_layout(mem, &par, &laid), 0);
+	for (i = 0; i < laid.num_queues; i++) {
+		const unsigned char *d = mem + laid.queues[i].data_off;
+
+		assert_int_equal(d[0], 0);
+		assert_int_equal(d[laid.queues[i].data_size - 1], 0);
+	}
 }
 
 static void test_magic_checked_before_anything_else(void **state)
@@ -325,7 +515,7 @@ static void test_magic_checked_before_anything_else(void **state)
 	/* Garbage everywhere: the answer is about the magic, nothing else. */
 	assert_int_equal(validate(), -ENODEV);
 	assert_string_equal(why, "bad magic");
-	assert_int_equal(pvio_region_layout_blk(mem, &par), 0);
+	assert_int_equal(lay_out(), 0);
 	memset(mem + 8, 0xff, PVIO_REGION_HDR_SIZE - 8);
 	assert_int_equal(validate(), -EPROTONOSUPPORT);
 }
@@ -339,7 +529,21 @@ int main(void)
 		T(test_layout_refuses_invalid_params),
 		T(test_each_single_corruption_is_refused),
 		T(test_overlapping_queues_refused),
-		T(test_validate_refuses_short_or_mismatched_mapping),
+		T(test_check_refuses_short_or_mismatched_mapping),
+		T(test_check_rejects_reserved0_nonzero),
+		T(test_check_rejects_reserved1_nonzero),
+		T(test_check_rejects_reserved2_nonzero),
+		T(test_check_rejects_back_reserved_nonzero),
+		T(test_check_ignores_the_front_side),
+		T(test_check_rejects_unknown_class),
+		T(test_check_is_class_agnostic),
+		T(test_check_rejects_transport_features),
+		T(test_check_accepts_unknown_class_features),
+		T(test_check_config_is_copied_raw),
+		T(test_check_nr_vectors_is_highest_vector_plus_one),
+		T(test_check_waits_for_initwait),
+		T(test_layout_out_matches_check),
+		T(test_layout_clears_data_only_when_asked),
 		T(test_magic_checked_before_anything_else),
 #undef T
 	};

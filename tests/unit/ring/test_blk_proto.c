@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 /*
- * Tests of back/blk_validate.c: every rule a block request must satisfy,
- * at and just past its boundary.
+ * Tests of ring/blk_proto.c: every rule a block request, response, config
+ * and layout must satisfy, at and just past its boundary.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "blk_validate.h"
+#include "blk_proto.h"
 #include "pvio_compat.h"
 
 #define DATA_SIZE (256u * 1024)
@@ -33,6 +33,7 @@ static int setup(void **state)
 	lim = (struct pvio_blk_limits){
 		.capacity = 1u << 20,
 		.logical_block_size = 512,
+		.physical_block_size = 4096,
 		.max_segments = SEGS_CAP,
 		.max_segment_size = 65536,
 		.max_transfer_sectors = 1024,
@@ -40,6 +41,7 @@ static int setup(void **state)
 		.max_discard_sectors = 8192,
 		.max_write_zeroes_sectors = 8192,
 		.attrs = 0,
+		.queue_depth = 64,
 	};
 	feat = PVIO_BLK_F_ALL;
 	memset(data, 0, sizeof(data));
@@ -601,38 +603,229 @@ static void test_indirect_entries_are_checked(void **state)
 
 /* ---- limits from config ---- */
 
-static void test_limits_from_config(void **state)
+static struct pvio_blk_config good_cfg(void)
 {
 	struct pvio_blk_config cfg;
-	struct pvio_blk_limits l;
 
-	(void)state;
+	/* Written field by field: this is the wire format under test. */
 	memset(&cfg, 0, sizeof(cfg));
 	cfg.capacity = pvio_cpu_to_le64(1000);
 	cfg.logical_block_size = pvio_cpu_to_le32(4096);
-	cfg.physical_block_size = pvio_cpu_to_le32(4096);
+	cfg.physical_block_size = cfg.logical_block_size;
 	cfg.max_segments = pvio_cpu_to_le32(16);
 	cfg.max_segment_size = pvio_cpu_to_le32(65536);
 	cfg.max_transfer_sectors = pvio_cpu_to_le32(2048);
 	cfg.attrs = pvio_cpu_to_le32(PVIO_BLK_ATTR_RO);
-	assert_int_equal(pvio_blk_limits_from_config(&cfg, &l), 0);
+	cfg.queue_depth = pvio_cpu_to_le32(8);
+	return cfg;
+}
+
+static int from_cfg(const struct pvio_blk_config *cfg)
+{
+	struct pvio_blk_limits l;
+
+	return pvio_blk_limits_from_config(cfg, &l, &why);
+}
+
+static void test_limits_from_config(void **state)
+{
+	struct pvio_blk_config cfg = good_cfg();
+	struct pvio_blk_limits l;
+
+	(void)state;
+	assert_int_equal(pvio_blk_limits_from_config(&cfg, &l, &why), 0);
+	assert_string_equal(why, "ok");
 	assert_int_equal(l.capacity, 1000);
 	assert_int_equal(l.logical_block_size, 4096);
+	assert_int_equal(l.physical_block_size, 4096);
 	assert_int_equal(l.attrs, PVIO_BLK_ATTR_RO);
+	assert_int_equal(l.queue_depth, 8);
 
 	cfg.logical_block_size = pvio_cpu_to_le32(1024 + 512);
-	assert_int_equal(pvio_blk_limits_from_config(&cfg, &l), -EINVAL);
+	assert_int_equal(from_cfg(&cfg), -EINVAL);
 	cfg.logical_block_size = pvio_cpu_to_le32(8192);
-	assert_int_equal(pvio_blk_limits_from_config(&cfg, &l), -EINVAL);
-	cfg.logical_block_size = pvio_cpu_to_le32(4096);
+	assert_int_equal(from_cfg(&cfg), -EINVAL);
+	cfg = good_cfg();
 	cfg.max_segments = 0;
-	assert_int_equal(pvio_blk_limits_from_config(&cfg, &l), -EINVAL);
-	cfg.max_segments = pvio_cpu_to_le32(16);
+	assert_int_equal(from_cfg(&cfg), -EINVAL);
+	assert_string_equal(why, "max_segments is 0");
+	cfg = good_cfg();
 	cfg.attrs = pvio_cpu_to_le32(0x80);
-	assert_int_equal(pvio_blk_limits_from_config(&cfg, &l), -EINVAL);
-	cfg.attrs = 0;
+	assert_int_equal(from_cfg(&cfg), -EINVAL);
+	cfg = good_cfg();
 	cfg.reserved[100] = 1;
-	assert_int_equal(pvio_blk_limits_from_config(&cfg, &l), -EINVAL);
+	assert_int_equal(from_cfg(&cfg), -EINVAL);
+	assert_string_equal(why, "config reserved bytes not zero");
+}
+
+static void test_limits_reject_capacity_zero(void **state)
+{
+	struct pvio_blk_config cfg = good_cfg();
+
+	(void)state;
+	cfg.capacity = 0;
+	assert_int_equal(from_cfg(&cfg), -EINVAL);
+	assert_string_equal(why, "capacity outside 1..2^55 sectors");
+}
+
+static void test_limits_capacity_must_fit_64_bit_bytes(void **state)
+{
+	struct pvio_blk_config cfg = good_cfg();
+
+	(void)state;
+	cfg.capacity = pvio_cpu_to_le64(UINT64_MAX >> 9);
+	assert_int_equal(from_cfg(&cfg), 0);
+	cfg.capacity = pvio_cpu_to_le64((UINT64_MAX >> 9) + 1);
+	assert_int_equal(from_cfg(&cfg), -EINVAL);
+	cfg.capacity = pvio_cpu_to_le64(UINT64_MAX);
+	assert_int_equal(from_cfg(&cfg), -EINVAL);
+}
+
+static void test_limits_reject_pbs_below_lbs(void **state)
+{
+	struct pvio_blk_config cfg = good_cfg();
+
+	(void)state;
+	cfg.physical_block_size = pvio_cpu_to_le32(2048);
+	assert_int_equal(from_cfg(&cfg), -EINVAL);
+	assert_string_equal(why, "physical block size not a power of two >= logical");
+	cfg.physical_block_size = pvio_cpu_to_le32(3 * 4096);
+	assert_int_equal(from_cfg(&cfg), -EINVAL);
+	cfg.physical_block_size = 0;
+	assert_int_equal(from_cfg(&cfg), -EINVAL);
+	cfg.physical_block_size = pvio_cpu_to_le32(1u << 20);
+	assert_int_equal(from_cfg(&cfg), 0);
+}
+
+static void test_limits_reject_queue_depth_zero(void **state)
+{
+	struct pvio_blk_config cfg = good_cfg();
+
+	(void)state;
+	cfg.queue_depth = 0;
+	assert_int_equal(from_cfg(&cfg), -EINVAL);
+	assert_string_equal(why, "queue depth 0");
+	cfg.queue_depth = pvio_cpu_to_le32(1);
+	assert_int_equal(from_cfg(&cfg), 0);
+}
+
+static void test_limits_reject_bad_discard_granularity(void **state)
+{
+	struct pvio_blk_config cfg = good_cfg();
+
+	(void)state;
+	cfg.discard_granularity = pvio_cpu_to_le32(512); /* below lbs 4096 */
+	assert_int_equal(from_cfg(&cfg), -EINVAL);
+	cfg.discard_granularity = pvio_cpu_to_le32(3 * 4096);
+	assert_int_equal(from_cfg(&cfg), -EINVAL);
+	cfg.discard_granularity = pvio_cpu_to_le32(8192);
+	assert_int_equal(from_cfg(&cfg), 0);
+}
+
+static void test_config_from_limits_round_trips(void **state)
+{
+	struct pvio_blk_config cfg, back;
+	struct pvio_blk_limits l;
+
+	(void)state;
+	memset(&cfg, 0xff, sizeof(cfg)); /* reserved bytes must be cleared */
+	pvio_blk_config_from_limits(&lim, &cfg);
+	assert_int_equal(pvio_blk_limits_from_config(&cfg, &l, &why), 0);
+	assert_memory_equal(&l, &lim, sizeof(l));
+	pvio_blk_config_from_limits(&l, &back);
+	assert_memory_equal(&back, &cfg, sizeof(cfg));
+}
+
+/* ---- layout ---- */
+
+static void test_check_layout_wants_block_entry_sizes(void **state)
+{
+	struct pvio_region_layout l;
+
+	(void)state;
+	memset(&l, 0, sizeof(l));
+	l.dev_class = PVIO_CLASS_BLK;
+	l.num_queues = 2;
+	l.queues[0].req_entry_size = l.queues[1].req_entry_size = 64;
+	l.queues[0].rsp_entry_size = l.queues[1].rsp_entry_size = 16;
+	assert_int_equal(pvio_blk_check_layout(&l, &why), 0);
+	l.queues[1].rsp_entry_size = 24;
+	assert_int_equal(pvio_blk_check_layout(&l, &why), -EPROTO);
+	assert_string_equal(why, "queue entry size is not the block protocol's");
+	l.queues[1].rsp_entry_size = 16;
+	l.queues[0].req_entry_size = 128;
+	assert_int_equal(pvio_blk_check_layout(&l, &why), -EPROTO);
+	l.queues[0].req_entry_size = 64;
+	l.dev_class = PVIO_CLASS_NET;
+	assert_int_equal(pvio_blk_check_layout(&l, &why), -EPROTO);
+	assert_string_equal(why, "not a block device");
+}
+
+/* ---- responses ---- */
+
+static struct pvio_blk_rsp rsp(uint32_t id, uint16_t status, uint32_t len)
+{
+	struct pvio_blk_rsp r;
+
+	memset(&r, 0, sizeof(r));
+	r.id = pvio_cpu_to_le32(id);
+	r.status = pvio_cpu_to_le16(status);
+	r.len = pvio_cpu_to_le32(len);
+	return r;
+}
+
+static void test_rsp_check_converts_a_valid_response(void **state)
+{
+	struct pvio_blk_rsp r = rsp(77, PVIO_BLK_S_NOSPC, 4096);
+	struct pvio_blk_vrsp v;
+
+	(void)state;
+	assert_int_equal(pvio_blk_rsp_check(&r, 4096, &v, &why), 0);
+	assert_string_equal(why, "ok");
+	assert_int_equal(v.id, 77);
+	assert_int_equal(v.status, PVIO_BLK_S_NOSPC);
+	assert_int_equal(v.len, 4096);
+}
+
+static void test_rsp_check_rejects_unknown_status(void **state)
+{
+	struct pvio_blk_rsp r = rsp(5, PVIO_BLK_S_MAX + 1, 0);
+	struct pvio_blk_vrsp v;
+
+	(void)state;
+	assert_int_equal(pvio_blk_rsp_check(&r, 0, &v, &why), -EPROTO);
+	assert_string_equal(why, "unknown response status");
+	assert_int_equal(v.id, 5); /* the id still names the request */
+	r = rsp(5, 0xffff, 0);
+	assert_int_equal(pvio_blk_rsp_check(&r, 0, &v, &why), -EPROTO);
+}
+
+static void test_rsp_check_rejects_reserved_nonzero(void **state)
+{
+	struct pvio_blk_rsp r = rsp(1, PVIO_BLK_S_OK, 0);
+	struct pvio_blk_vrsp v;
+
+	(void)state;
+	r.reserved0 = pvio_cpu_to_le16(1);
+	assert_int_equal(pvio_blk_rsp_check(&r, 0, &v, &why), -EPROTO);
+	assert_string_equal(why, "response reserved field not zero");
+	r = rsp(1, PVIO_BLK_S_OK, 0);
+	r.reserved1 = pvio_cpu_to_le32(0x80000000u);
+	assert_int_equal(pvio_blk_rsp_check(&r, 0, &v, &why), -EPROTO);
+}
+
+static void test_rsp_check_rejects_len_beyond_max(void **state)
+{
+	struct pvio_blk_rsp r = rsp(1, PVIO_BLK_S_OK, 4097);
+	struct pvio_blk_vrsp v;
+
+	(void)state;
+	assert_int_equal(pvio_blk_rsp_check(&r, 4096, &v, &why), -EPROTO);
+	assert_string_equal(why, "response length beyond the request");
+	r = rsp(1, PVIO_BLK_S_OK, UINT32_MAX);
+	assert_int_equal(pvio_blk_rsp_check(&r, UINT32_MAX, &v, &why), 0);
+	r = rsp(1, PVIO_BLK_S_OK, 1);
+	assert_int_equal(pvio_blk_rsp_check(&r, 0, &v, &why), -EPROTO);
 }
 
 int main(void)
@@ -664,6 +857,17 @@ int main(void)
 		T(test_indirect_rules),
 		T(test_indirect_entries_are_checked),
 		T(test_limits_from_config),
+		T(test_limits_reject_capacity_zero),
+		T(test_limits_capacity_must_fit_64_bit_bytes),
+		T(test_limits_reject_pbs_below_lbs),
+		T(test_limits_reject_queue_depth_zero),
+		T(test_limits_reject_bad_discard_granularity),
+		T(test_config_from_limits_round_trips),
+		T(test_check_layout_wants_block_entry_sizes),
+		T(test_rsp_check_converts_a_valid_response),
+		T(test_rsp_check_rejects_unknown_status),
+		T(test_rsp_check_rejects_reserved_nonzero),
+		T(test_rsp_check_rejects_len_beyond_max),
 #undef T
 	};
 
