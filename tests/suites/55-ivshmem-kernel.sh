@@ -43,15 +43,11 @@ ivsk_boot() {
 			--qemu-arg -device
 			--qemu-arg "ivshmem-doorbell,chardev=$name,vectors=$vec,addr=0x$slot")
 	done
-	for name in pvio zero corrupt few; do
-		if ! t_wait_for "$IVSK_LOG.$name.log" '^ready' 10; then
-			echo "ivshmem_region ($name) did not start:"
-			cat "$IVSK_LOG.$name.log"
-			kill "${pids[@]}" 2>/dev/null; wait "${pids[@]}" 2>/dev/null
-			rm -rf "$tmp"
-			return 1
-		fi
-	done
+	if ! t_wait_ready '^ready' "$IVSK_LOG".{pvio,zero,corrupt,few}.log; then
+		t_stop "${pids[@]}"
+		rm -rf "$tmp"
+		return 1
+	fi
 
 	local km
 	km=$(t_kmod_dir "$IVSK_KVER")/hypercall/kernel
@@ -63,36 +59,17 @@ ivsk_boot() {
 	rc=$?
 	# The helpers log "peer N left" when QEMU goes; give them a moment.
 	t_wait_for "$IVSK_LOG.pvio.log" '^peer [0-9]+ left' 5
-	kill "${pids[@]}" 2>/dev/null
-	wait "${pids[@]}" 2>/dev/null
+	t_stop "${pids[@]}"
 	rm -rf "$tmp"
 	IVSK_RC=$rc
 	return "$rc"
 }
 
-# Boot if needed, then require the guest's PASS lines for checks "$@".
-# The guest script exits 1 when any check fails: that alone does not fail
-# a test whose own checks passed, but any other harness failure (kernel
-# error, timeout, no exit marker) fails every test.
+# Boot if needed, then require the guest's PASS lines for checks "$@"
+# (t_guest_checks).
 ivsk_require() {
-	local rc c ok=0
 	ivsk_boot
-	rc=$?
-	[ "$rc" -ne 77 ] || return 77
-	if [ "$rc" -ne 0 ] && [ "$rc" -ne 1 ]; then
-		echo "pvio-vm-run exited $rc (console: $IVSK_LOG.console.log)"
-		return 1
-	fi
-	for c in "$@"; do
-		if tr -d '\r' <"$IVSK_LOG.console.log" | grep -q "^ivshmem-kernel: PASS $c\$"; then
-			echo "guest: $c passed"
-		else
-			tr -d '\r' <"$IVSK_LOG.console.log" | grep "^ivshmem-kernel: FAIL $c:" ||
-				echo "guest: no result for $c"
-			ok=1
-		fi
-	done
-	return $ok
+	t_guest_checks $? "$IVSK_LOG.console.log" ivshmem-kernel "$@"
 }
 
 # (a) binds, rings both ways, unloads and reloads cleanly.

@@ -46,21 +46,11 @@ pvblk_test_build() {
 	}
 }
 
-# Record the image's allocated bytes when the guest says the 64 MiB file
-# is written and again after its fstrim: "peak BYTES", "trimmed BYTES".
-pvblk_watch_discard() {
-	local log=$1 img=$2 out=$3
-	t_wait_for "$log" 'pvblk-main: discard-peak' 900 || return
-	echo "peak $(du --block-size=1 "$img" | cut -f1)" >>"$out"
-	t_wait_for "$log" 'pvblk-main: discard-trimmed' 900 || return
-	echo "trimmed $(du --block-size=1 "$img" | cut -f1)" >>"$out"
-}
-
 # The boot against pvio-backd for kernel $1, once; later calls return the
 # first one's status. Leaves in $PVBLK_RUN/vm-$1/: the images,
 # console.log, backd.log, backd.rc (the daemon's exit status after
 # SIGTERM), ro.sha256 (the read-only image before the boot), alloc (see
-# pvblk_watch_discard).
+# t_watch_discard, tests/lib/guest.sh).
 pvblk_main_boot() {
 	local ver=$1 w=$PVBLK_RUN/vm-$1 sock rc backd watcher fio
 	local -a mods
@@ -98,7 +88,7 @@ pvblk_main_boot() {
 		return 1
 	fi
 	: >"$w/console.log"
-	pvblk_watch_discard "$w/console.log" "$w/fs.img" "$w/alloc" &
+	t_watch_discard "$w/console.log" "$w/fs.img" "$w/alloc" pvblk-main &
 	watcher=$!
 
 	mapfile -t mods < <(pvblk_modules "$ver")
@@ -106,6 +96,7 @@ pvblk_main_boot() {
 		"${mods[@]}" \
 		--kmod ext4 --kmod crc32c_generic --file /sbin/mkfs.ext4:/pvio/mkfs.ext4 \
 		--file "$fio:/pvio/fio" --file /etc/mke2fs.conf:/etc/mke2fs.conf \
+		--file "$TOP/tests/vm/guest/lib-fs.sh:/pvio/lib-fs.sh" \
 		--script "$TOP/tests/vm/guest/pvblk-main.sh" --mem 1024 --timeout 480 \
 		--log "$w/console.log" \
 		--qemu-arg -chardev --qemu-arg "socket,path=$sock/fs,id=fs" \
@@ -127,72 +118,29 @@ pvblk_main_boot() {
 }
 
 # pvblk_require BOOTFN VER PREFIX CHECK...: boot if needed, then require
-# the guest's PASS line for each check. The guest script exits 1 when any
-# check fails: that alone does not fail a test whose own checks passed,
-# but any other harness failure (kernel error, timeout, no exit marker)
-# fails every test of the boot.
+# the guest's PASS line for each check (t_guest_checks).
 pvblk_require() {
-	local boot=$1 ver=$2 prefix=$3 log rc c ok=0
+	local boot=$1 ver=$2 prefix=$3 log rc
 	shift 3
 	"$boot" "$ver"
 	rc=$?
-	[ "$rc" -ne 77 ] || return 77
 	if [ "$prefix" = pvblk-main ]; then
 		log=$PVBLK_RUN/vm-$ver/console.log
 	else
 		log=$PVBLK_RUN/garbage-$ver/console.log
 	fi
-	if [ "$rc" -ne 0 ] && [ "$rc" -ne 1 ]; then
-		echo "pvio-vm-run exited $rc (console: $log)"
-		[ -f "$log" ] && tr -d '\r' <"$log" | grep "^$prefix: FAIL"
-		return 1
-	fi
-	for c in "$@"; do
-		if tr -d '\r' <"$log" | grep -q "^$prefix: PASS $c\$"; then
-			echo "guest: $c passed"
-		else
-			if ! tr -d '\r' <"$log" | grep "^$prefix: FAIL $c:"; then
-				echo "guest: no result for $c; the guest's failures:"
-				tr -d '\r' <"$log" | grep "^$prefix: FAIL"
-			fi
-			ok=1
-		fi
-	done
-	return $ok
+	t_guest_checks "$rc" "$log" "$prefix" "$@"
 }
 
 pvblk_test_ro() {
-	local w=$PVBLK_RUN/vm-$1 before after guest
 	pvblk_require pvblk_main_boot "$1" pvblk-main ro-flag ro-write \
 		ro-buffered-write ro-discard || return
-	before=$(cat "$w/ro.sha256")
-	after=$(sha256sum <"$w/ro.img" | cut -d' ' -f1)
-	guest=$(tr -d '\r' <"$w/console.log" | sed -n 's/^pvblk-ro-sum: //p')
-	echo "read-only image: before $before, after $after; guest read $guest"
-	if [ "$before" != "$after" ]; then
-		echo "the read-only image changed"
-		return 1
-	fi
-	if [ "$guest" != "$before" ]; then
-		echo "the guest read the read-only disk differently from its image"
-		return 1
-	fi
+	t_ro_image_kept "$PVBLK_RUN/vm-$1" pvblk-ro-sum
 }
 
 pvblk_test_discard() {
-	local w=$PVBLK_RUN/vm-$1 peak trimmed
 	pvblk_require pvblk_main_boot "$1" pvblk-main discard || return
-	peak=$(sed -n 's/^peak //p' "$w/alloc" 2>/dev/null)
-	trimmed=$(sed -n 's/^trimmed //p' "$w/alloc" 2>/dev/null)
-	echo "image allocation: ${peak:-?} bytes with the 64 MiB file, ${trimmed:-?} after rm + fstrim"
-	if [ -z "$peak" ] || [ -z "$trimmed" ]; then
-		echo "no allocation samples (the guest printed no discard markers?)"
-		return 1
-	fi
-	if [ $((peak - trimmed)) -lt $((48 * PVBLK_MiB)) ]; then
-		echo "fstrim gave back less than 48 MiB of the image"
-		return 1
-	fi
+	t_discard_gave_back "$PVBLK_RUN/vm-$1/alloc"
 }
 
 pvblk_test_backd_exit() {
@@ -213,42 +161,19 @@ pvblk_test_backd_exit() {
 
 # The file system the guest left must be clean and hold what it wrote.
 pvblk_test_fsck() {
-	local w=$PVBLK_RUN/vm-$1 rc
+	local w=$PVBLK_RUN/vm-$1
 	pvblk_main_boot "$1"
-	rc=$?
-	[ "$rc" -ne 77 ] || return 77
-	[ "$rc" -eq 0 ] || [ "$rc" -eq 1 ] || { echo "the guest did not finish (exit $rc)"; return 1; }
+	t_guest_finished $? || return
 	[ "$(cat "$w/backd.rc" 2>/dev/null)" = 0 ] ||
 		{ echo "pvio-backd did not exit cleanly: the image may be stale"; return 1; }
-	e2fsck -fn "$w/fs.img"
-	rc=$?
-	if [ $rc -ne 0 ]; then
-		echo "e2fsck -fn exited $rc"
-		return 1
-	fi
+	t_image_fsck "$w/fs.img"
 }
 
 pvblk_test_files() {
-	local w=$PVBLK_RUN/vm-$1 rc sum path got n=0 bad=0
+	local w=$PVBLK_RUN/vm-$1
 	pvblk_main_boot "$1"
-	rc=$?
-	[ "$rc" -ne 77 ] || return 77
-	[ "$rc" -eq 0 ] || [ "$rc" -eq 1 ] || { echo "the guest did not finish (exit $rc)"; return 1; }
-	while read -r sum path; do
-		got=$(debugfs -R "cat /$path" "$w/fs.img" 2>/dev/null | sha256sum | cut -d' ' -f1)
-		n=$((n + 1))
-		if [ "$got" = "$sum" ]; then
-			echo "ok  /$path $sum"
-		else
-			echo "BAD /$path: guest $sum, image $got"
-			bad=1
-		fi
-	done < <(tr -d '\r' <"$w/console.log" | sed -n 's/^pvblk-sum: //p')
-	if [ $n -ne 8 ]; then
-		echo "expected 8 checksums from the guest, found $n"
-		return 1
-	fi
-	return $bad
+	t_guest_finished $? || return
+	t_image_files_match "$w/fs.img" "$w/console.log" pvblk-sum 8
 }
 
 # The boot against hostile backends for kernel $1, once.
@@ -276,72 +201,47 @@ pvblk_garbage_boot() {
 			--qemu-arg -device
 			--qemu-arg "ivshmem-doorbell,chardev=$name,vectors=2,addr=0x$slot")
 	done
-	for name in badid dupid badstatus prodjump silent; do
-		if ! t_wait_for "$w/$name.log" '^test_backend: ready' 10; then
-			echo "test_backend ($name) did not start:"
-			cat "$w/$name.log"
-			kill "${pids[@]}" 2>/dev/null
-			wait "${pids[@]}" 2>/dev/null
-			rm -rf "$sock"
-			return 1
-		fi
-	done
+	if ! t_wait_ready '^test_backend: ready' "$w"/{badid,dupid,badstatus,prodjump,silent}.log; then
+		t_stop "${pids[@]}"
+		rm -rf "$sock"
+		return 1
+	fi
 	mapfile -t mods < <(pvblk_modules "$ver")
 	"$TOP/tests/vm/pvio-vm-run" --kernel "/boot/vmlinuz-$ver" \
 		"${mods[@]}" \
 		--script "$TOP/tests/vm/guest/pvblk-garbage.sh" --timeout 180 \
 		--log "$w/console.log" "${qargs[@]}"
 	rc=$?
-	kill "${pids[@]}" 2>/dev/null
-	wait "${pids[@]}" 2>/dev/null
+	t_stop "${pids[@]}"
 	rm -rf "$sock"
 	PVBLK_GARBAGE_RC[$ver]=$rc
 	return "$rc"
 }
 
-# Remove what runs that are gone left behind.
-pvblk_clean_stale() {
-	local d pid
-	for d in "$TOP"/build/pvblk-run.*; do
-		[ -d "$d" ] || continue
-		pid=${d##*.}
-		[ "$pid" = $$ ] && continue
-		kill -0 "$pid" 2>/dev/null || rm -rf "$d"
-	done
-}
-
+# pvblk_register VERSION SHORTVER: the tests of one kernel.
 pvblk_register() {
-	local kdir ver k any=0
-	while read -r kdir; do
-		[ -n "$kdir" ] || continue
-		any=1
-		ver=${kdir##*/linux-headers-}
-		k=$(echo "$ver" | cut -d. -f1,2)
-		t_run vm-pvblk-build-"$k" pvblk_test_build "$ver"
-		t_run vm-pvblk-fs-"$k" pvblk_require pvblk_main_boot "$ver" pvblk-main fs
-		t_run vm-pvblk-fio-"$k" pvblk_require pvblk_main_boot "$ver" pvblk-main fio
-		t_run vm-pvblk-multiqueue-"$k" pvblk_require pvblk_main_boot "$ver" pvblk-main \
-			multiqueue
-		t_run vm-pvblk-discard-"$k" pvblk_test_discard "$ver"
-		t_run vm-pvblk-reload-"$k" pvblk_require pvblk_main_boot "$ver" pvblk-main reload
-		t_run vm-pvblk-unplug-"$k" pvblk_require pvblk_main_boot "$ver" pvblk-main \
-			unplug rebind
-		t_run vm-pvblk-ro-"$k" pvblk_test_ro "$ver"
-		t_run vm-pvblk-unload-"$k" pvblk_require pvblk_main_boot "$ver" pvblk-main unload
-		t_run host-backd-sigterm-"$k" pvblk_test_backd_exit "$ver"
-		t_run host-image-fsck-"$k" pvblk_test_fsck "$ver"
-		t_run host-image-files-"$k" pvblk_test_files "$ver"
-		t_run vm-pvblk-garbage-"$k" pvblk_require pvblk_garbage_boot "$ver" \
-			pvblk-garbage bad-id
-		t_run vm-pvblk-garbage-modes-"$k" pvblk_require pvblk_garbage_boot "$ver" \
-			pvblk-garbage dup-id bad-status prod-jump unload
-		t_run vm-pvblk-removal-silent-backend-"$k" pvblk_require pvblk_garbage_boot \
-			"$ver" pvblk-garbage silent
-	done < <("$TOP/tools/pvio-kdir" --all 2>/dev/null)
-	if [ $any -eq 0 ]; then
-		t_run vm-pvblk sh -c 'echo "SKIP: no kernel headers with a matching /boot/vmlinuz (tools/pvio-deps)"; exit 77'
-	fi
+	local ver=$1 k=$2
+	t_run vm-pvblk-build-"$k" pvblk_test_build "$ver"
+	t_run vm-pvblk-fs-"$k" pvblk_require pvblk_main_boot "$ver" pvblk-main fs
+	t_run vm-pvblk-fio-"$k" pvblk_require pvblk_main_boot "$ver" pvblk-main fio
+	t_run vm-pvblk-multiqueue-"$k" pvblk_require pvblk_main_boot "$ver" pvblk-main \
+		multiqueue
+	t_run vm-pvblk-discard-"$k" pvblk_test_discard "$ver"
+	t_run vm-pvblk-reload-"$k" pvblk_require pvblk_main_boot "$ver" pvblk-main reload
+	t_run vm-pvblk-unplug-"$k" pvblk_require pvblk_main_boot "$ver" pvblk-main \
+		unplug rebind
+	t_run vm-pvblk-ro-"$k" pvblk_test_ro "$ver"
+	t_run vm-pvblk-unload-"$k" pvblk_require pvblk_main_boot "$ver" pvblk-main unload
+	t_run host-backd-sigterm-"$k" pvblk_test_backd_exit "$ver"
+	t_run host-image-fsck-"$k" pvblk_test_fsck "$ver"
+	t_run host-image-files-"$k" pvblk_test_files "$ver"
+	t_run vm-pvblk-garbage-"$k" pvblk_require pvblk_garbage_boot "$ver" \
+		pvblk-garbage bad-id
+	t_run vm-pvblk-garbage-modes-"$k" pvblk_require pvblk_garbage_boot "$ver" \
+		pvblk-garbage dup-id bad-status prod-jump unload
+	t_run vm-pvblk-removal-silent-backend-"$k" pvblk_require pvblk_garbage_boot \
+		"$ver" pvblk-garbage silent
 }
 
-pvblk_clean_stale
-pvblk_register
+t_clean_stale_runs pvblk-run
+t_for_each_kernel vm-pvblk pvblk_register

@@ -36,16 +36,11 @@ pcore_probe_boot() {
 			>"$log.$name.log" 2>&1 &
 		pids+=($!)
 	done
-	for name in mute good; do
-		if ! t_wait_for "$log.$name.log" '^test_backend: ready' 10; then
-			echo "test_backend ($name) did not start:"
-			cat "$log.$name.log"
-			kill "${pids[@]}" 2>/dev/null
-			wait "${pids[@]}" 2>/dev/null
-			rm -rf "$sock"
-			return 1
-		fi
-	done
+	if ! t_wait_ready '^test_backend: ready' "$log".{mute,good}.log; then
+		t_stop "${pids[@]}"
+		rm -rf "$sock"
+		return 1
+	fi
 	"$TOP/tests/vm/pvio-vm-run" --kernel "/boot/vmlinuz-$ver" \
 		--module "$km/hypercall/kernel/pvio_core.ko" \
 		--module "$km/hypercall/kernel/pvio_ivshmem.ko" \
@@ -57,8 +52,7 @@ pcore_probe_boot() {
 		--qemu-arg -chardev --qemu-arg "socket,path=$sock/good,id=good" \
 		--qemu-arg -device --qemu-arg ivshmem-doorbell,chardev=good,vectors=2,addr=0x11
 	rc=$?
-	kill "${pids[@]}" 2>/dev/null
-	wait "${pids[@]}" 2>/dev/null
+	t_stop "${pids[@]}"
 	rm -rf "$sock"
 	PCORE_PROBE_RC[$ver]=$rc
 	return "$rc"
@@ -86,54 +80,32 @@ pcore_loop_boot() {
 	return "$rc"
 }
 
-# pcore_require BOOTFN VER LOG PREFIX CHECK...: boot if needed, then
-# require the guest's PASS line for each check. The guest script exits 1
-# when any check fails: that alone does not fail a test whose own checks
-# passed; any other harness failure fails every test of the boot.
+# pcore_require BOOTFN VER LOG PREFIX CHECK...: boot if needed, print the
+# guest's other lines of PREFIX (what it saw on the way), then require its
+# PASS line for each check (t_guest_checks).
 pcore_require() {
-	local boot=$1 ver=$2 log=$3 prefix=$4 rc c ok=0
+	local boot=$1 ver=$2 log=$3 prefix=$4 rc
 	shift 4
 	"$boot" "$ver"
 	rc=$?
-	[ "$rc" -ne 77 ] || return 77
-	if [ "$rc" -ne 0 ] && [ "$rc" -ne 1 ]; then
-		echo "pvio-vm-run exited $rc (console: $log)"
-		[ -f "$log" ] && tr -d '\r' <"$log" | grep "^$prefix: FAIL"
-		return 1
+	if [ "$rc" -eq 0 ] || [ "$rc" -eq 1 ]; then
+		tr -d '\r' <"$log" | grep "^$prefix: [a-z]" | grep -v "^$prefix: PASS"
 	fi
-	tr -d '\r' <"$log" | grep "^$prefix: [a-z]" | grep -v "^$prefix: PASS"
-	for c in "$@"; do
-		if tr -d '\r' <"$log" | grep -q "^$prefix: PASS $c\$"; then
-			echo "guest: $c passed"
-		else
-			tr -d '\r' <"$log" | grep "^$prefix: FAIL $c:" ||
-				echo "guest: no result for $c"
-			ok=1
-		fi
-	done
-	return $ok
+	t_guest_checks "$rc" "$log" "$prefix" "$@"
 }
 
+# pcore_register VERSION SHORTVER: the tests of one kernel.
 pcore_register() {
-	local kdir ver k any=0
-	while read -r kdir; do
-		[ -n "$kdir" ] || continue
-		any=1
-		ver=${kdir##*/linux-headers-}
-		k=$(echo "$ver" | cut -d. -f1,2)
-		t_run vm-pvio-core-probe-not-blocked-"$k" pcore_require pcore_probe_boot "$ver" \
-			"$LOGDIR/vm-pvio-core-probe-$ver.console.log" pvio-core \
-			probe-not-blocked good-disk-io mute-times-out unload
-		t_run vm-pvio-loop-needs-backend-"$k" pcore_require pcore_loop_boot "$ver" \
-			"$LOGDIR/vm-pvio-loop-$ver.console.log" pvio-loop \
-			add-needs-backend add-bad-line
-		t_run vm-pvio-loop-pair-"$k" pcore_require pcore_loop_boot "$ver" \
-			"$LOGDIR/vm-pvio-loop-$ver.console.log" pvio-loop \
-			loop-io loop-remove loop-unload
-	done < <("$TOP/tools/pvio-kdir" --all 2>/dev/null)
-	if [ $any -eq 0 ]; then
-		t_run vm-pvio-core sh -c 'echo "SKIP: no kernel headers with a matching /boot/vmlinuz (tools/pvio-deps)"; exit 77'
-	fi
+	local ver=$1 k=$2
+	t_run vm-pvio-core-probe-not-blocked-"$k" pcore_require pcore_probe_boot "$ver" \
+		"$LOGDIR/vm-pvio-core-probe-$ver.console.log" pvio-core \
+		probe-not-blocked good-disk-io mute-times-out unload
+	t_run vm-pvio-loop-needs-backend-"$k" pcore_require pcore_loop_boot "$ver" \
+		"$LOGDIR/vm-pvio-loop-$ver.console.log" pvio-loop \
+		add-needs-backend add-bad-line
+	t_run vm-pvio-loop-pair-"$k" pcore_require pcore_loop_boot "$ver" \
+		"$LOGDIR/vm-pvio-loop-$ver.console.log" pvio-loop \
+		loop-io loop-remove loop-unload
 }
 
-pcore_register
+t_for_each_kernel vm-pvio-core pcore_register

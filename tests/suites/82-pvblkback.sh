@@ -34,18 +34,10 @@ pbb_test_build() {
 	echo "modules for $1 in $dir"
 }
 
-# Record the fs image's allocated bytes at the guest's two markers.
-pbb_watch_discard() {
-	local log=$1 img=$2 out=$3
-	t_wait_for "$log" 'pvblkback-main: discard-peak' 900 || return
-	echo "peak $(du --block-size=1 "$img" | cut -f1)" >>"$out"
-	t_wait_for "$log" 'pvblkback-main: discard-trimmed' 900 || return
-	echo "trimmed $(du --block-size=1 "$img" | cut -f1)" >>"$out"
-}
-
 # The boot for kernel $1, once; later calls return the first one's status.
 # Leaves in $PBB_RUN/vm-$1/: the images, console.log, ro.sha256 (the
-# read-only image before the boot), alloc (see pbb_watch_discard).
+# read-only image before the boot), alloc (see t_watch_discard,
+# tests/lib/guest.sh).
 pbb_boot() {
 	local ver=$1 w=$PBB_RUN/vm-$1 dir fio watcher rc
 	if [ -n "${PBB_RC[$ver]:-}" ]; then
@@ -64,7 +56,7 @@ pbb_boot() {
 		truncate -s 128M "$w/file.img" || return 1
 	sha256sum <"$w/ro.img" | cut -d' ' -f1 >"$w/ro.sha256"
 	: >"$w/console.log"
-	pbb_watch_discard "$w/console.log" "$w/fs.img" "$w/alloc" &
+	t_watch_discard "$w/console.log" "$w/fs.img" "$w/alloc" pvblkback-main &
 	watcher=$!
 
 	"$TOP/tests/vm/pvio-vm-run" --kernel "/boot/vmlinuz-$ver" \
@@ -75,6 +67,7 @@ pbb_boot() {
 		--kmod ext4 --kmod crc32c_generic --kmod virtio_pci --kmod virtio_blk \
 		--file /sbin/mkfs.ext4:/pvio/mkfs.ext4 --file "$fio:/pvio/fio" \
 		--file /etc/mke2fs.conf:/etc/mke2fs.conf \
+		--file "$TOP/tests/vm/guest/lib-fs.sh:/pvio/lib-fs.sh" \
 		--script "$TOP/tests/vm/guest/pvblkback-main.sh" --mem 1024 --timeout 900 \
 		--log "$w/console.log" \
 		--qemu-arg -drive --qemu-arg "file=$w/fs.img,if=none,id=d0,format=raw,cache=none,discard=unmap" \
@@ -92,128 +85,50 @@ pbb_boot() {
 }
 
 # pbb_require VER CHECK...: boot if needed, then require the guest's PASS
-# line for each check. A guest exit of 1 (some check failed) does not fail
-# a test whose own checks passed; any other harness failure (kernel error,
-# timeout, no exit marker) fails every test of the boot.
+# line for each check (t_guest_checks).
 pbb_require() {
-	local ver=$1 log=$PBB_RUN/vm-$1/console.log rc c ok=0
-	shift
-	pbb_boot "$ver"
-	rc=$?
-	[ "$rc" -ne 77 ] || return 77
-	if [ "$rc" -ne 0 ] && [ "$rc" -ne 1 ]; then
-		echo "pvio-vm-run exited $rc (console: $log)"
-		[ -f "$log" ] && tr -d '\r' <"$log" | grep "^pvblkback-main: FAIL"
-		return 1
-	fi
-	for c in "$@"; do
-		if tr -d '\r' <"$log" | grep -q "^pvblkback-main: PASS $c\$"; then
-			echo "guest: $c passed"
-		else
-			if ! tr -d '\r' <"$log" | grep "^pvblkback-main: FAIL $c:"; then
-				echo "guest: no result for $c; the guest's failures:"
-				tr -d '\r' <"$log" | grep "^pvblkback-main: FAIL"
-			fi
-			ok=1
-		fi
-	done
-	return $ok
+	pbb_boot "$1"
+	t_guest_checks $? "$PBB_RUN/vm-$1/console.log" pvblkback-main "${@:2}"
 }
 
 pbb_test_discard() {
-	local w=$PBB_RUN/vm-$1 peak trimmed
 	pbb_require "$1" discard || return
-	peak=$(sed -n 's/^peak //p' "$w/alloc" 2>/dev/null)
-	trimmed=$(sed -n 's/^trimmed //p' "$w/alloc" 2>/dev/null)
-	echo "image allocation: ${peak:-?} bytes with the 64 MiB file, ${trimmed:-?} after rm + fstrim"
-	if [ -z "$peak" ] || [ -z "$trimmed" ]; then
-		echo "no allocation samples (the guest printed no discard markers?)"
-		return 1
-	fi
-	if [ $((peak - trimmed)) -lt $((48 * PBB_MiB)) ]; then
-		echo "fstrim gave back less than 48 MiB of the image"
-		return 1
-	fi
+	t_discard_gave_back "$PBB_RUN/vm-$1/alloc"
 }
 
 pbb_test_ro() {
-	local w=$PBB_RUN/vm-$1 before after guest
 	pbb_require "$1" ro || return
-	before=$(cat "$w/ro.sha256")
-	after=$(sha256sum <"$w/ro.img" | cut -d' ' -f1)
-	guest=$(tr -d '\r' <"$w/console.log" | sed -n 's/^pvblkback-ro-sum: //p')
-	echo "read-only image: before $before, after $after; guest read $guest"
-	[ "$before" = "$after" ] || { echo "the read-only image changed"; return 1; }
-	[ "$guest" = "$before" ] ||
-		{ echo "the guest read the read-only export differently from its image"; return 1; }
+	t_ro_image_kept "$PBB_RUN/vm-$1" pvblkback-ro-sum
 }
 
-# The guest finished (cleanly or with failed checks), so the image is final.
-pbb_finished() {
-	local rc
-	pbb_boot "$1"
-	rc=$?
-	[ "$rc" -ne 77 ] || return 77
-	[ "$rc" -eq 0 ] || [ "$rc" -eq 1 ] || { echo "the guest did not finish (exit $rc)"; return 1; }
-}
-
+# The file system the guest left must be clean and hold what it wrote.
 pbb_test_fsck() {
-	local rc
-	pbb_finished "$1" || return
-	e2fsck -fn "$PBB_RUN/vm-$1/fs.img"
-	rc=$?
-	[ $rc -eq 0 ] || { echo "e2fsck -fn exited $rc"; return 1; }
+	pbb_boot "$1"
+	t_guest_finished $? || return
+	t_image_fsck "$PBB_RUN/vm-$1/fs.img"
 }
 
 pbb_test_files() {
-	local w=$PBB_RUN/vm-$1 sum path got n=0 bad=0
-	pbb_finished "$1" || return
-	while read -r sum path; do
-		got=$(debugfs -R "cat /$path" "$w/fs.img" 2>/dev/null | sha256sum | cut -d' ' -f1)
-		n=$((n + 1))
-		if [ "$got" = "$sum" ]; then
-			echo "ok  /$path $sum"
-		else
-			echo "BAD /$path: guest $sum, image $got"
-			bad=1
-		fi
-	done < <(tr -d '\r' <"$w/console.log" | sed -n 's/^pvblkback-sum: //p')
-	[ $n -eq 8 ] || { echo "expected 8 checksums from the guest, found $n"; return 1; }
-	return $bad
+	pbb_boot "$1"
+	t_guest_finished $? || return
+	t_image_files_match "$PBB_RUN/vm-$1/fs.img" "$PBB_RUN/vm-$1/console.log" \
+		pvblkback-sum 8
 }
 
-pbb_clean_stale() {
-	local d pid
-	for d in "$TOP"/build/pvblkback-run.*; do
-		[ -d "$d" ] || continue
-		pid=${d##*.}
-		[ "$pid" = $$ ] && continue
-		kill -0 "$pid" 2>/dev/null || rm -rf "$d"
-	done
-}
-
+# pbb_register VERSION SHORTVER: the tests of one kernel.
 pbb_register() {
-	local kdir ver k any=0
-	while read -r kdir; do
-		[ -n "$kdir" ] || continue
-		any=1
-		ver=${kdir##*/linux-headers-}
-		k=$(echo "$ver" | cut -d. -f1,2)
-		t_run vm-pvblkback-build-"$k" pbb_test_build "$ver"
-		t_run vm-pvblkback-fs-"$k" pbb_require "$ver" fs
-		t_run vm-pvblkback-fio-"$k" pbb_require "$ver" fio
-		t_run vm-pvblkback-flush-fua-"$k" pbb_require "$ver" flush fua
-		t_run vm-pvblkback-discard-"$k" pbb_test_discard "$ver"
-		t_run vm-pvblkback-ro-"$k" pbb_test_ro "$ver"
-		t_run vm-pvblkback-file-"$k" pbb_require "$ver" file-tmpfs file-ext4
-		t_run vm-pvblkback-unload-"$k" pbb_require "$ver" unload
-		t_run host-pvblkback-fsck-"$k" pbb_test_fsck "$ver"
-		t_run host-pvblkback-files-"$k" pbb_test_files "$ver"
-	done < <("$TOP/tools/pvio-kdir" --all 2>/dev/null)
-	if [ $any -eq 0 ]; then
-		t_run vm-pvblkback sh -c 'echo "SKIP: no kernel headers with a matching /boot/vmlinuz (tools/pvio-deps)"; exit 77'
-	fi
+	local ver=$1 k=$2
+	t_run vm-pvblkback-build-"$k" pbb_test_build "$ver"
+	t_run vm-pvblkback-fs-"$k" pbb_require "$ver" fs
+	t_run vm-pvblkback-fio-"$k" pbb_require "$ver" fio
+	t_run vm-pvblkback-flush-fua-"$k" pbb_require "$ver" flush fua
+	t_run vm-pvblkback-discard-"$k" pbb_test_discard "$ver"
+	t_run vm-pvblkback-ro-"$k" pbb_test_ro "$ver"
+	t_run vm-pvblkback-file-"$k" pbb_require "$ver" file-tmpfs file-ext4
+	t_run vm-pvblkback-unload-"$k" pbb_require "$ver" unload
+	t_run host-pvblkback-fsck-"$k" pbb_test_fsck "$ver"
+	t_run host-pvblkback-files-"$k" pbb_test_files "$ver"
 }
 
-pbb_clean_stale
-pbb_register
+t_clean_stale_runs pvblkback-run
+t_for_each_kernel vm-pvblkback pbb_register

@@ -18,15 +18,6 @@ HA_MiB=1048576
 HA_SEED=7
 declare -A HA_BOOT_RC=()
 
-ha_clean_stale() {
-	local d pid
-	for d in "$TOP"/build/host-attach-run.*; do
-		[ -d "$d" ] || continue
-		pid=${d##*.}
-		[ "$pid" = $$ ] || kill -0 "$pid" 2>/dev/null || rm -rf "$d"
-	done
-}
-
 # The boot for kernel $1, once; later calls return the first one's status.
 ha_boot() {
 	local ver=$1 w=$HA_RUN/vm-$1 kd rc p
@@ -64,30 +55,10 @@ ha_boot() {
 }
 
 # ha_require VER CHECK...: boot if needed, then require the guest's PASS
-# line for each check. The guest exits 1 when any check failed: that alone
-# does not fail a test whose own checks passed; any other harness failure
-# (kernel error, timeout, no exit marker) fails every test of the boot.
+# line for each check (t_guest_checks).
 ha_require() {
-	local ver=$1 log=$HA_RUN/vm-$1/console.log rc c ok=0
-	shift
-	ha_boot "$ver"
-	rc=$?
-	[ "$rc" -ne 77 ] || return 77
-	if [ "$rc" -ne 0 ] && [ "$rc" -ne 1 ]; then
-		echo "pvio-vm-run exited $rc (console: $log)"
-		[ -f "$log" ] && tr -d '\r' <"$log" | grep '^host-attach: FAIL'
-		return 1
-	fi
-	for c in "$@"; do
-		if tr -d '\r' <"$log" | grep -q "^host-attach: PASS $c\$"; then
-			echo "guest: $c passed"
-		else
-			tr -d '\r' <"$log" | grep "^host-attach: FAIL $c:" ||
-				echo "guest: no result for $c"
-			ok=1
-		fi
-	done
-	return $ok
+	ha_boot "$1"
+	t_guest_checks $? "$HA_RUN/vm-$1/console.log" host-attach "${@:2}"
 }
 
 # The disk after the boot holds exactly what pvio-bench --verify wrote.
@@ -105,28 +76,21 @@ ha_test_disk() {
 	fi
 }
 
+# ha_register VERSION SHORTVER: the tests of one kernel.
 ha_register() {
-	local kdir ver k any=0
-	while read -r kdir; do
-		any=1
-		ver=${kdir##*/linux-headers-}
-		k=$(echo "$ver" | cut -d. -f1,2)
-		t_run vm-host-ioctl-"$k" ha_require "$ver" no-dev-error dev-mode \
-			ioctl-errors ioctl-bound
-		t_run vm-host-bench-verify-"$k" ha_require "$ver" bench-verify \
-			bench-reverify bench-sessions bench-sigterm
-		t_run host-host-disk-pattern-"$k" ha_test_disk "$ver"
-		t_run vm-host-hostile-"$k" ha_require "$ver" hostile-hostile \
-			hostile-flood broken-logged
-		t_run vm-host-frontends-"$k" ha_require "$ver" hostile-ro \
-			hostile-twofront hostile-good hostile-mq good-bytes \
-			good-discard-zero ro-unchanged hostile-sigterm
-		t_run vm-host-teardown-"$k" ha_require "$ver" no-devices-left unload
-	done < <("$TOP/tools/pvio-kdir" --all 2>/dev/null)
-	if [ $any -eq 0 ]; then
-		t_run vm-host-attach sh -c 'echo "SKIP: no kernel headers with a matching /boot/vmlinuz (tools/pvio-deps)"; exit 77'
-	fi
+	local ver=$1 k=$2
+	t_run vm-host-ioctl-"$k" ha_require "$ver" no-dev-error dev-mode \
+		ioctl-errors ioctl-bound
+	t_run vm-host-bench-verify-"$k" ha_require "$ver" bench-verify \
+		bench-reverify bench-sessions bench-sigterm
+	t_run host-host-disk-pattern-"$k" ha_test_disk "$ver"
+	t_run vm-host-hostile-"$k" ha_require "$ver" hostile-hostile \
+		hostile-flood broken-logged
+	t_run vm-host-frontends-"$k" ha_require "$ver" hostile-ro \
+		hostile-twofront hostile-good hostile-mq good-bytes \
+		good-discard-zero ro-unchanged hostile-sigterm
+	t_run vm-host-teardown-"$k" ha_require "$ver" no-devices-left unload
 }
 
-ha_clean_stale
-ha_register
+t_clean_stale_runs host-attach-run
+t_for_each_kernel vm-host-attach ha_register

@@ -10,15 +10,12 @@
 # the files as "pvblk-sum: SHA256 PATH" (PATH relative to the file
 # system's root) and markers the host waits for ("pvblk-main: discard-
 # peak", "pvblk-main: discard-trimmed"). Exits 1 if any check failed.
+# Needs /pvio/lib-fs.sh too.
 
 FS_PCI=0000:00:10.0 RO_PCI=0000:00:11.0 SC_PCI=0000:00:12.0
 DRV=/sys/bus/pci/drivers/pvio_ivshmem
-MNT=/mnt
-MiB=1048576
-failed=0
-
-pass() { echo "pvblk-main: PASS $1"; }
-fail() { echo "pvblk-main: FAIL $1: $2"; failed=1; }
+PREFIX=pvblk-main MNT=/mnt
+. /pvio/lib-fs.sh
 
 # The pvblk disk on PCI device $1 (under its pvio device), or nothing.
 disk_of() {
@@ -57,13 +54,6 @@ mount_fs() {
 	mount -t ext4 "/dev/$FS" $MNT
 }
 
-fail_all() {
-	fail "$1" "$2"
-	dmesg | grep -E 'pvblk|pvio' | tail -n 20
-	exit 1
-}
-
-mkdir -p $MNT
 insmod /pvio/pvio_core.ko || fail_all setup "insmod pvio_core.ko failed"
 insmod /pvio/pvio_ivshmem.ko || fail_all setup "insmod pvio_ivshmem.ko failed"
 insmod /pvio/pvblk.ko || fail_all setup "insmod pvblk.ko failed"
@@ -104,58 +94,16 @@ echo "pvblk-ro-sum: ${sum%% *}"
 
 # --- ext4 on the read-write device ---------------------------------------
 
-fs_ok=1
-if ! /pvio/mkfs.ext4 -q -F "/dev/$FS"; then
-	fail_all fs-mkfs "mkfs.ext4 /dev/$FS failed"
-fi
-mount_fs || fail_all fs-mount "mounting /dev/$FS failed"
-mkdir -p $MNT/data/sub
-# Sizes in bytes, 64 MiB in all, most of them not multiples of a block.
-n=0 total=0
-for size in 4097 $((MiB + 511)) $((3 * MiB)) $((5 * MiB - 1)) $((7 * MiB + 4095)) \
-	$((11 * MiB + 1)) $((16 * MiB)) $((21 * MiB - 4603)); do
-	n=$((n + 1))
-	f=data/f$n
-	[ $n -gt 5 ] && f=data/sub/f$n
-	head -c $size /dev/urandom >"$MNT/$f" || { fs_ok=0; fail fs "writing $f failed"; }
-	total=$((total + size))
-done
-echo "pvblk-main: wrote $n files, $total bytes"
-sync
-(cd $MNT && find data -type f | sort | xargs sha256sum) >/tmp/sums
-[ "$(wc -l </tmp/sums)" = $n ] || { fs_ok=0; fail fs "checksummed $(wc -l </tmp/sums) files"; }
-umount $MNT || fail_all fs-umount "umount failed"
-echo 3 >/proc/sys/vm/drop_caches
-mount_fs || fail_all fs-remount "mounting /dev/$FS again failed"
-if (cd $MNT && sha256sum -c /tmp/sums >/tmp/check.out 2>&1); then
-	[ $fs_ok = 1 ] && pass fs
-else
-	fail fs "checksums differ after remounting"
-	cat /tmp/check.out
-fi
+fs_files "$FS"
 
 # --- fio with verification on a file in the file system -------------------
 
-fio_args="--name=pvblk-verify --filename=$MNT/fio.dat --rw=randwrite --bsrange=4k-64k
-	--size=32m --direct=1 --iodepth=8 --verify=crc32c --do_verify=1
-	--verify_fatal=1 --randrepeat=0"
-engine=libaio
-# shellcheck disable=SC2086 # $fio_args is a list of options
-/pvio/fio $fio_args --ioengine=libaio --output=/tmp/fio.out
-rc=$?
-if [ $rc -ne 0 ] && grep -q 'engine libaio not loadable\|failed to load engine' /tmp/fio.out; then
-	engine=psync
-	# shellcheck disable=SC2086
-	/pvio/fio $fio_args --ioengine=psync --output=/tmp/fio.out
-	rc=$?
-fi
-grep -E 'pvblk-verify|WRITE:|READ:|err=' /tmp/fio.out
-if [ $rc -eq 0 ] && grep -q 'err= 0' /tmp/fio.out && ! grep -qi 'verify.*bad\|crc32c.*wanted' /tmp/fio.out; then
-	echo "pvblk-main: fio engine $engine"
+if run_fio pvblk-verify $MNT/fio.dat 32m; then
+	echo "pvblk-main: fio engine $FIO_ENGINE"
 	pass fio
 else
-	fail fio "fio exited $rc"
-	tail -n 30 /tmp/fio.out
+	fail fio "fio on $MNT/fio.dat failed"
+	tail -n 30 /tmp/pvblk-verify.out
 fi
 
 # The backend exports two queues, one per guest CPU: IO issued from each
@@ -177,28 +125,7 @@ fi
 
 # --- discard: a deleted file's blocks go back to the host -----------------
 
-if dd if=/dev/zero of=$MNT/big bs=$MiB count=64 conv=fsync 2>/tmp/dd.err; then
-	sync
-	# The host measures the image's allocation now, and after fstrim.
-	echo "pvblk-main: discard-peak"
-	sleep 3
-	rm $MNT/big
-	sync
-	out=$(fstrim -v $MNT 2>&1)
-	rc=$?
-	sync
-	echo "pvblk-main: fstrim: $out (exit $rc)"
-	echo "pvblk-main: discard-trimmed"
-	sleep 3
-	trimmed=$(echo "$out" | sed -n 's/.*: \([0-9]*\) bytes trimmed.*/\1/p')
-	if [ $rc -eq 0 ] && [ "${trimmed:-0}" -ge $((64 * MiB)) ]; then
-		pass discard
-	else
-		fail discard "fstrim exited $rc, trimmed '${trimmed}' bytes (< 64 MiB)"
-	fi
-else
-	fail discard "writing the 64 MiB file failed: $(cat /tmp/dd.err)"
-fi
+fs_discard
 
 # --- unload and load pvblk: the file system is intact ---------------------
 
@@ -220,7 +147,7 @@ else
 	fail reload "checksums differ, or /dev/$RO lost its read-only flag, after reloading pvblk"
 	cat /tmp/check.out
 fi
-(cd $MNT && find data -type f | sort | xargs sha256sum) | sed 's/^/pvblk-sum: /; s/  / /'
+fs_print_sums pvblk-sum
 umount $MNT || fail reload "final umount failed"
 
 # --- unbind the device under a writer, then bind it again (3 rounds) -----
@@ -237,7 +164,7 @@ unplug_round() {
 	r0=$(requests_of "$SC")
 	rm -f /tmp/unbind.done
 	/pvio/fio --name=unplug --filename="/dev/$SC" --rw=write --bs=64k --direct=1 \
-		--ioengine=$engine --iodepth=32 --time_based --runtime=60 --eta=never \
+		--ioengine=$FIO_ENGINE --iodepth=32 --time_based --runtime=60 --eta=never \
 		--output=/tmp/writer.out 2>/tmp/writer.err &
 	writer=$!
 	i=0

@@ -14,20 +14,11 @@
 # line per check, the files' checksums as "pvblkback-sum: SHA256 PATH",
 # "pvblkback-ro-sum: SHA256" for the read-only disk, and the markers the
 # host waits for ("pvblkback-main: discard-peak", "... discard-trimmed").
-# Exits 1 if any check failed.
+# Exits 1 if any check failed. Needs /pvio/lib-fs.sh too.
 
 ADD=/sys/devices/pvio_loop/add
-MNT=/mnt
-MiB=1048576
-failed=0
-
-pass() { echo "pvblkback-main: PASS $1"; }
-fail() { echo "pvblkback-main: FAIL $1: $2"; failed=1; }
-fail_all() {
-	fail "$1" "$2"
-	dmesg | grep -E 'pvblk|pvio' | tail -n 30
-	exit 1
-}
+PREFIX=pvblkback-main MNT=/mnt
+. /pvio/lib-fs.sh
 
 disks() {
 	for b in /sys/block/pvblk*; do
@@ -68,27 +59,6 @@ backend_stats() {
 	done
 }
 
-run_fio() { # NAME FILE SIZE [extra args]
-	name=$1 file=$2 size=$3
-	shift 3
-	/pvio/fio --name="$name" --filename="$file" --rw=randwrite --bsrange=4k-64k \
-		--size="$size" --direct=1 --iodepth=8 --verify=crc32c --do_verify=1 \
-		--verify_fatal=1 --randrepeat=0 --ioengine=libaio "$@" \
-		--output="/tmp/$name.out"
-	rc=$?
-	if [ $rc -ne 0 ] && grep -q 'engine libaio not loadable\|failed to load engine' \
-		"/tmp/$name.out"; then
-		/pvio/fio --name="$name" --filename="$file" --rw=randwrite --bsrange=4k-64k \
-			--size="$size" --direct=1 --verify=crc32c --do_verify=1 \
-			--verify_fatal=1 --randrepeat=0 --ioengine=psync "$@" \
-			--output="/tmp/$name.out"
-		rc=$?
-	fi
-	grep -E 'WRITE:|READ:|err=' "/tmp/$name.out"
-	[ $rc -eq 0 ] && grep -q 'err= 0' "/tmp/$name.out" &&
-		! grep -qi 'verify.*bad\|crc32c.*wanted' "/tmp/$name.out"
-}
-
 for m in pvio_core pvblkback pvio_loop pvblk; do
 	insmod /pvio/$m.ko || fail_all setup "insmod $m.ko failed"
 done
@@ -105,31 +75,8 @@ dmesg | grep 'pvblkback' | tail -n 3
 
 # --- ext4 with checksummed files -------------------------------------------
 
-mkdir -p $MNT
-fs_ok=1
-/pvio/mkfs.ext4 -q -F "/dev/$FS" || fail_all fs "mkfs.ext4 /dev/$FS failed"
-mount -t ext4 "/dev/$FS" $MNT || fail_all fs "mounting /dev/$FS failed"
-mkdir -p $MNT/data/sub
-n=0
-for size in 4097 $((MiB + 511)) $((3 * MiB)) $((5 * MiB - 1)) $((7 * MiB + 4095)) \
-	$((11 * MiB + 1)) $((16 * MiB)) $((21 * MiB - 4603)); do
-	n=$((n + 1))
-	f=data/f$n
-	[ $n -gt 5 ] && f=data/sub/f$n
-	head -c $size /dev/urandom >"$MNT/$f" || { fs_ok=0; fail fs "writing $f failed"; }
-done
-sync
-(cd $MNT && find data -type f | sort | xargs sha256sum) >/tmp/sums
-umount $MNT || fail_all fs "umount failed"
-echo 3 >/proc/sys/vm/drop_caches
-mount -t ext4 "/dev/$FS" $MNT || fail_all fs "mounting /dev/$FS again failed"
-if (cd $MNT && sha256sum -c /tmp/sums >/tmp/check.out 2>&1); then
-	[ $fs_ok = 1 ] && pass fs
-else
-	fail fs "checksums differ after remounting"
-	cat /tmp/check.out
-fi
-(cd $MNT && find data -type f | sort | xargs sha256sum) | sed 's/^/pvblkback-sum: /; s/  / /'
+fs_files "$FS"
+fs_print_sums pvblkback-sum
 
 # --- fio with verification ---------------------------------------------------
 
@@ -172,27 +119,7 @@ rm -f $MNT/flush.dat $MNT/fua.dat
 
 # --- discard: a deleted file's blocks go back to the host --------------------
 
-if dd if=/dev/zero of=$MNT/big bs=$MiB count=64 conv=fsync 2>/tmp/dd.err; then
-	sync
-	echo "pvblkback-main: discard-peak"
-	sleep 3
-	rm $MNT/big
-	sync
-	out=$(fstrim -v $MNT 2>&1)
-	rc=$?
-	sync
-	echo "pvblkback-main: fstrim: $out (exit $rc)"
-	echo "pvblkback-main: discard-trimmed"
-	sleep 3
-	trimmed=$(echo "$out" | sed -n 's/.*: \([0-9]*\) bytes trimmed.*/\1/p')
-	if [ $rc -eq 0 ] && [ "${trimmed:-0}" -ge $((64 * MiB)) ]; then
-		pass discard
-	else
-		fail discard "fstrim exited $rc, trimmed '${trimmed}' bytes (< 64 MiB)"
-	fi
-else
-	fail discard "writing the 64 MiB file failed: $(cat /tmp/dd.err)"
-fi
+fs_discard
 echo "pvblkback-main: stats of /dev/vda's backend:"
 backend_stats /dev/vda
 (cd $MNT && sha256sum -c /tmp/sums >/dev/null 2>&1) || fail fs-final "checksums differ at the end"
