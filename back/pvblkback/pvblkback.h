@@ -79,7 +79,8 @@ struct pbb_queue {
 	u8 *data;                   /* the queue's data area in the region */
 	u64 data_off;               /* its offset in the region */
 	u64 data_size;
-	struct delayed_work work;   /* the queue's worker */
+	struct work_struct work;    /* the queue's worker */
+	struct delayed_work retry;  /* queues @work again later (ring full) */
 
 	/* Worker only. */
 	struct pbb_req *reqs;       /* ring_entries */

@@ -50,8 +50,10 @@ static unsigned int pbb_errno_status(int err)
 /* Queue the worker unless the queue is idle; caller holds q->lock. */
 static void pbb_queue_kick_locked(struct pbb_queue *q)
 {
+	/* queue_work() on a work already queued is a cheap no-op: kicks that
+	 * come while the worker is pending fold into its next run. */
 	if (q->active)
-		mod_delayed_work(q->d->wq, &q->work, 0);
+		queue_work(q->d->wq, &q->work);
 }
 
 /**
@@ -583,8 +585,7 @@ static void pbb_publish(struct pbb_queue *q)
 
 static void pbb_queue_work(struct work_struct *w)
 {
-	struct pbb_queue *q = container_of(to_delayed_work(w), struct pbb_queue,
-					   work);
+	struct pbb_queue *q = container_of(w, struct pbb_queue, work);
 	bool blocked = false, stopping;
 	unsigned int took, reaped;
 	int ret;
@@ -622,9 +623,20 @@ static void pbb_queue_work(struct work_struct *w)
 	if (blocked && !stopping) {
 		spin_lock_irq(&q->lock);
 		if (q->active)
-			queue_delayed_work(q->d->wq, &q->work, 1);
+			queue_delayed_work(q->d->wq, &q->retry, 1);
 		spin_unlock_irq(&q->lock);
 	}
+}
+
+/* The frontend owed response-ring space a jiffy ago: look again. */
+static void pbb_queue_retry(struct work_struct *w)
+{
+	struct pbb_queue *q = container_of(to_delayed_work(w), struct pbb_queue,
+					   retry);
+
+	spin_lock_irq(&q->lock);
+	pbb_queue_kick_locked(q);
+	spin_unlock_irq(&q->lock);
 }
 
 /**
@@ -641,7 +653,8 @@ int pbb_queue_alloc(struct pbb_queue *q)
 	spin_lock_init(&q->lock);
 	INIT_LIST_HEAD(&q->done);
 	init_waitqueue_head(&q->idle);
-	INIT_DELAYED_WORK(&q->work, pbb_queue_work);
+	INIT_WORK(&q->work, pbb_queue_work);
+	INIT_DELAYED_WORK(&q->retry, pbb_queue_retry);
 	q->reqs = kvcalloc(n, sizeof(*q->reqs), GFP_KERNEL);
 	q->free_slots = kvcalloc(n, sizeof(*q->free_slots), GFP_KERNEL);
 	if (!q->reqs || !q->free_slots)
@@ -705,7 +718,7 @@ void pbb_queue_start(struct pbb_queue *q)
 	q->active = true;
 	/* Requests may be waiting already (a frontend that published before
 	 * we connected, or a reconnect). */
-	mod_delayed_work(q->d->wq, &q->work, 0);
+	queue_work(q->d->wq, &q->work);
 	spin_unlock_irq(&q->lock);
 }
 
@@ -737,7 +750,8 @@ void pbb_queue_stop(struct pbb_queue *q)
 	spin_unlock_irq(&q->lock);
 	/* Nothing queues the worker now: not a doorbell (inactive), not a
 	 * completion (none left), not itself (it re-arms only when active). */
-	cancel_delayed_work_sync(&q->work);
+	cancel_delayed_work_sync(&q->retry);
+	cancel_work_sync(&q->work);
 	pbb_reap(q);
 	pbb_publish(q);
 }
