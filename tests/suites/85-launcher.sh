@@ -133,14 +133,17 @@ launcher_status() {
 # are refused; a short run (ext4 check, two rounds of a 1 s fio job on
 # pvblk and virtio-blk) prints its table and the per-run ratio summary,
 # and the devices take turns going first.
-demo_bad_option() {
+# "$@" must refuse its arguments: exit 2, a usage error.
+usage_refused() {
 	local rc
-	"$TOP/tools/pvio-demo" --repeat 0 2>&1
+	"$@" 2>&1
 	rc=$?
-	[ $rc -eq 2 ] || { echo "--repeat 0: expected exit 2, got $rc"; return 1; }
-	"$TOP/tools/pvio-demo" --tests 'no-colons' 2>&1
-	rc=$?
-	[ $rc -eq 2 ] || { echo "--tests no-colons: expected exit 2, got $rc"; return 1; }
+	[ $rc -eq 2 ] || { echo "${*#"$TOP/"}: expected exit 2, got $rc"; return 1; }
+}
+
+demo_bad_option() {
+	usage_refused "$TOP/tools/pvio-demo" --repeat 0 &&
+		usage_refused "$TOP/tools/pvio-demo" --tests 'no-colons'
 }
 
 demo_short() {
@@ -166,6 +169,34 @@ demo_short() {
 		{ echo "no ratio summary with two runs"; return 1; }
 }
 
+kbench_bad_option() {
+	usage_refused "$TOP/tools/pvio-kbench" --rounds 0 &&
+		usage_refused "$TOP/tools/pvio-kbench" --parts 'loop nope'
+}
+
+# One short round of both parts: every run gives IOPS and CPU per IO,
+# the sides take turns, and the summary has a ratio for every job.
+kbench_short() {
+	launcher_ready || return
+	local work=$LAUNCH_DIR/kbench out=$LAUNCH_DIR/kbench.out rc n
+	rm -rf "$work"
+	"$TOP/tools/pvio-kbench" --work-dir "$work" --rounds 2 --runtime 1 \
+		--file-mb 32 --jobs 'rr4k:randread:4k:4 r128k:read:128k:2' >"$out" 2>&1
+	rc=$?
+	cat "$out"
+	[ $rc -ne 77 ] || return 77
+	[ $rc -eq 0 ] || { echo "pvio-kbench exited $rc"; return 1; }
+	# 2 parts x 2 jobs x 2 sides x 2 rounds.
+	n=$(awk 'NF == 6 && $5 > 0 && $6 > 0' "$work/results.txt" | wc -l)
+	[ "$n" -eq 16 ] || { echo "$n runs with IOPS and CPU per IO, expected 16"; return 1; }
+	# Round 1 starts with the second side, round 2 with the first.
+	[ "$(awk '$1 == "loop" && $2 == "rr4k" { printf "%s ", $3 }' "$work/results.txt")" = \
+		"pvblk-loop null_blk null_blk pvblk-loop " ] ||
+		{ echo "the loop part's sides did not take turns"; return 1; }
+	n=$(grep -Ec '^(rr4k|r128k) +[0-9]+ +[0-9.]+ +[0-9]+ +[0-9.]+ +[0-9]+\.[0-9]{3} ' "$out")
+	[ "$n" -eq 4 ] || { echo "$n summary rows, expected 4"; return 1; }
+}
+
 t_run launcher-print launcher_print
 t_run launcher-bad-option launcher_bad_option
 t_run launcher-missing-image launcher_missing_image
@@ -173,3 +204,5 @@ t_run launcher-vm-boot-pvblk launcher_boot
 t_run launcher-vm-exit-status launcher_status
 t_run demo-bad-option demo_bad_option
 t_run demo-short demo_short
+t_run kbench-bad-option kbench_bad_option
+t_run kbench-short kbench_short
