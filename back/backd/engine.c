@@ -34,6 +34,7 @@
 #include <unistd.h>
 
 #include "engine.h"
+#include "pvio_ids.h"
 #include "pvio_poll.h"
 #include "pvio_ring.h"
 #include "uring_setup.h"
@@ -68,10 +69,7 @@ struct eq {
 	uint32_t *free_slots;
 	unsigned int nfree;
 	unsigned int inflight;
-	/* Ids in flight: open addressing, linear probing, 2 * entries. */
-	uint32_t *hkey;
-	int32_t *hslot;
-	uint32_t hmask;
+	struct pvio_ids ids;     /* ids in flight */
 	bool poll_armed;
 	uint64_t poll_ns;        /* idle-poll window now (pvio_poll_next()) */
 	uint64_t io_poll_ns;     /* in-flight poll window now, likewise */
@@ -88,52 +86,6 @@ struct backd_engine {
 	void *zeroes;
 	struct eq q[];
 };
-
-static uint32_t eq_hash(const struct eq *q, uint32_t id)
-{
-	return (id * 0x9e3779b1u) & q->hmask;
-}
-
-static int eq_id_find(const struct eq *q, uint32_t id)
-{
-	uint32_t i;
-
-	for (i = eq_hash(q, id); q->hslot[i] >= 0; i = (i + 1) & q->hmask)
-		if (q->hkey[i] == id)
-			return (int)i;
-	return -1;
-}
-
-static void eq_id_add(struct eq *q, uint32_t id, uint32_t slot)
-{
-	uint32_t i = eq_hash(q, id);
-
-	while (q->hslot[i] >= 0)
-		i = (i + 1) & q->hmask;
-	q->hkey[i] = id;
-	q->hslot[i] = (int32_t)slot;
-}
-
-/* Backward-shift deletion keeps every probe chain unbroken. */
-static void eq_id_del(struct eq *q, uint32_t i)
-{
-	uint32_t j = i, k;
-
-	q->hslot[i] = -1;
-	for (;;) {
-		j = (j + 1) & q->hmask;
-		if (q->hslot[j] < 0)
-			return;
-		k = eq_hash(q, q->hkey[j]);
-		/* Entry j stays if its home k lies cyclically in (i, j]. */
-		if (i <= j ? (i < k && k <= j) : (i < k || k <= j))
-			continue;
-		q->hkey[i] = q->hkey[j];
-		q->hslot[i] = q->hslot[j];
-		q->hslot[j] = -1;
-		i = j;
-	}
-}
 
 static void eq_break(struct eq *q, const char *why)
 {
@@ -191,7 +143,6 @@ static void eq_answer(struct eq *q, uint32_t id, unsigned int status,
 static void eq_finish(struct eq *q, uint32_t slot)
 {
 	struct eq_req *r = &q->reqs[slot];
-	int pos;
 
 	if (r->status == PVIO_BLK_S_OK) {
 		if (r->v.op == PVIO_BLK_OP_READ)
@@ -200,9 +151,7 @@ static void eq_finish(struct eq *q, uint32_t slot)
 			backd_stat_add(&q->c.stats->bytes_written, r->len);
 	}
 	eq_answer(q, r->v.id, r->status, r->status == PVIO_BLK_S_OK ? r->len : 0);
-	pos = eq_id_find(q, r->v.id);
-	if (pos >= 0)
-		eq_id_del(q, (uint32_t)pos);
+	pvio_ids_del(&q->ids, r->v.id);
 	q->free_slots[q->nfree++] = slot;
 	q->inflight--;
 }
@@ -323,13 +272,14 @@ static void eq_handle(struct eq *q, const struct pvio_blk_req *wire)
 		eq_answer(q, v.id, status, 0);
 		return;
 	}
-	if (eq_id_find(q, v.id) >= 0) {
+	slot = q->free_slots[q->nfree - 1];
+	if (pvio_ids_add(&q->ids, v.id, (int32_t)slot)) {
 		snprintf(msg, sizeof(msg), "queue %u: request id %u is already in flight",
 			 q->idx, v.id);
 		eq_break(q, msg);
 		return;
 	}
-	slot = q->free_slots[--q->nfree];
+	q->nfree--;
 	r = &q->reqs[slot];
 	r->v = v;
 	memcpy(r->segs, segs, sizeof(segs[0]) * v.nr_segs);
@@ -338,7 +288,6 @@ static void eq_handle(struct eq *q, const struct pvio_blk_req *wire)
 	r->status = PVIO_BLK_S_OK;
 	r->len = 0;
 	q->inflight++;
-	eq_id_add(q, v.id, slot);
 
 	switch (v.op) {
 	case PVIO_BLK_OP_READ:
@@ -621,8 +570,8 @@ static void eq_teardown(struct eq *q)
 		io_uring_queue_exit(&q->ring);
 	free(q->reqs);
 	free(q->free_slots);
-	free(q->hkey);
-	free(q->hslot);
+	free(q->ids.key);
+	free(q->ids.slot);
 }
 
 static int eq_setup(struct backd_engine *e, unsigned int i)
@@ -647,16 +596,14 @@ static int eq_setup(struct backd_engine *e, unsigned int i)
 	}
 	q->reqs = calloc(n, sizeof(*q->reqs));
 	q->free_slots = calloc(n, sizeof(*q->free_slots));
-	q->hkey = calloc(2 * n, sizeof(*q->hkey));
-	q->hslot = calloc(2 * n, sizeof(*q->hslot));
-	if (!q->reqs || !q->free_slots || !q->hkey || !q->hslot)
+	q->ids.key = calloc(2 * n, sizeof(*q->ids.key));
+	q->ids.slot = calloc(2 * n, sizeof(*q->ids.slot));
+	if (!q->reqs || !q->free_slots || !q->ids.key || !q->ids.slot)
 		return -ENOMEM;
 	for (k = 0; k < n; k++)
 		q->free_slots[k] = n - 1 - k;
 	q->nfree = n;
-	q->hmask = 2 * n - 1;
-	for (k = 0; k < 2 * n; k++)
-		q->hslot[k] = -1;
+	pvio_ids_init(&q->ids, q->ids.key, q->ids.slot, n);
 
 	sq = n < 8 ? 16 : (n > 2048 ? 4096 : 2 * n);
 	/* Room for a completion per segment of every request in flight, so

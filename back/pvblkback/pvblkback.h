@@ -16,7 +16,6 @@
 #include <linux/atomic.h>
 #include <linux/bvec.h>
 #include <linux/fs.h>
-#include <linux/hashtable.h>
 #include <linux/list.h>
 #include <linux/mutex.h>
 #include <linux/spinlock.h>
@@ -28,6 +27,7 @@
 #include "pvio_ring.h"
 #include "blk_proto.h"
 #include "handshake.h"
+#include "pvio_ids.h"
 
 /* Segments per request, inline or indirect (as pvio-backd). */
 #define PBB_MAX_SEGS 32u
@@ -39,7 +39,6 @@
 /* DISCARD / WRITE_ZEROES per request, in sectors (2 GiB, as pvio-backd). */
 #define PBB_MAX_RANGE_SECTORS 0x400000u
 #define PBB_DEFAULT_ENTRIES 128u
-#define PBB_ID_HASH_BITS 8
 
 struct pbb_dev;
 struct pbb_queue;
@@ -49,7 +48,6 @@ struct pbb_req {
 	struct pbb_queue *q;
 	struct pvio_blk_vreq v;
 	struct pvio_blk_vseg segs[PBB_MAX_SEGS];
-	struct hlist_node id_node;  /* in q->ids while taken */
 	struct list_head done_node; /* on q->done once complete */
 	atomic_t pending;           /* IO pieces outstanding, +1 while submitting */
 	int err;                    /* first error (negative errno), or 0 */
@@ -89,7 +87,7 @@ struct pbb_queue {
 	unsigned int inflight;      /* taken, not yet answered */
 	bool dead;                  /* the frontend broke a ring */
 	const char *why;            /* ... and how */
-	DECLARE_HASHTABLE(ids, PBB_ID_HASH_BITS);
+	struct pvio_ids ids;        /* ids in flight */
 
 	/* Under @lock. */
 	spinlock_t lock;

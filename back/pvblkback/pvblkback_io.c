@@ -399,16 +399,6 @@ static void pbb_sync_work(struct work_struct *w)
 
 /* --- taking requests ----------------------------------------------------- */
 
-static struct pbb_req *pbb_id_find(struct pbb_queue *q, u32 id)
-{
-	struct pbb_req *r;
-
-	hash_for_each_possible(q->ids, r, id_node, id)
-		if (r->v.id == id)
-			return r;
-	return NULL;
-}
-
 static void pbb_queue_break(struct pbb_queue *q, const char *why)
 {
 	if (q->dead)
@@ -495,24 +485,24 @@ static void pbb_handle(struct pbb_queue *q, const struct pvio_blk_req *wire)
 		pbb_answer(q, v.id, status, 0);
 		return;
 	}
-	if (pbb_id_find(q, v.id)) {
-		pbb_queue_break(q, "request id already in flight");
-		return;
-	}
 	if (!q->nfree) {
 		/* Cannot happen: the response reserve bounds inflight by the
 		 * ring size, which is the number of slots. */
 		pbb_answer(q, v.id, PVIO_BLK_S_IOERR, 0);
 		return;
 	}
-	slot = q->free_slots[--q->nfree];
+	slot = q->free_slots[q->nfree - 1];
+	if (pvio_ids_add(&q->ids, v.id, slot)) {
+		pbb_queue_break(q, "request id already in flight");
+		return;
+	}
+	q->nfree--;
 	r = &q->reqs[slot];
 	r->v = v;
 	memcpy(r->segs, segs, sizeof(segs[0]) * v.nr_segs);
 	r->v.segs = r->segs;
 	r->err = 0;
 	r->len = 0;
-	hash_add(q->ids, &r->id_node, v.id);
 	q->inflight++;
 	spin_lock_irq(&q->lock);
 	q->busy++;
@@ -567,7 +557,7 @@ static unsigned int pbb_reap(struct pbb_queue *q)
 		}
 		pbb_answer(q, r->v.id, r->status,
 			   r->status == PVIO_BLK_S_OK ? r->len : 0);
-		hash_del(&r->id_node);
+		pvio_ids_del(&q->ids, r->v.id);
 		q->free_slots[q->nfree++] = r - q->reqs;
 		q->inflight--;
 		n++;
@@ -657,7 +647,9 @@ int pbb_queue_alloc(struct pbb_queue *q)
 	INIT_DELAYED_WORK(&q->retry, pbb_queue_retry);
 	q->reqs = kvcalloc(n, sizeof(*q->reqs), GFP_KERNEL);
 	q->free_slots = kvcalloc(n, sizeof(*q->free_slots), GFP_KERNEL);
-	if (!q->reqs || !q->free_slots)
+	q->ids.key = kvcalloc(2 * n, sizeof(*q->ids.key), GFP_KERNEL);
+	q->ids.slot = kvcalloc(2 * n, sizeof(*q->ids.slot), GFP_KERNEL);
+	if (!q->reqs || !q->free_slots || !q->ids.key || !q->ids.slot)
 		goto err_free;
 	for (i = 0; i < n; i++) {
 		q->reqs[i].q = q;
@@ -692,8 +684,12 @@ void pbb_queue_free(struct pbb_queue *q)
 	}
 	kvfree(q->reqs);
 	kvfree(q->free_slots);
+	kvfree(q->ids.key);
+	kvfree(q->ids.slot);
 	q->reqs = NULL;
 	q->free_slots = NULL;
+	q->ids.key = NULL;
+	q->ids.slot = NULL;
 }
 
 /**
@@ -712,7 +708,7 @@ void pbb_queue_start(struct pbb_queue *q)
 	q->inflight = 0;
 	q->dead = false;
 	q->why = NULL;
-	hash_init(q->ids);
+	pvio_ids_init(&q->ids, q->ids.key, q->ids.slot, n);
 	spin_lock_irq(&q->lock);
 	q->stopping = false;
 	q->active = true;

@@ -1,6 +1,6 @@
 # Protocol and backend building blocks: the ivshmem server and client, and
 # the protocol library of ring/ (block rules, region layout and check,
-# handshake, shared-memory copy), each alone (plain, under ThreadSanitizer
+# handshake, shared-memory copy, ids in flight), each alone (plain, under ThreadSanitizer
 # and under AddressSanitizer + UBSan, since they parse hostile input); then
 # stock QEMU attaching to the ivshmem server.
 #
@@ -24,6 +24,7 @@ for san in '' tsan asan; do
 	t_cmocka "unit-region$sfx" "$dir/ring/test_region"
 	t_cmocka "unit-handshake$sfx" "$dir/ring/test_handshake"
 	t_cmocka "unit-compat$sfx" "$dir/ring/test_compat"
+	t_cmocka "unit-ids$sfx" "$dir/ring/test_ids"
 done
 unset san dir sfx
 
