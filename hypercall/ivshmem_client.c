@@ -196,10 +196,19 @@ static int cli_map(struct pvio_ivshmem_client *c, int fd)
 {
 	struct stat st;
 	uint64_t size;
+	int seals;
 	void *p;
 
 	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
 		return cli_proto(c, "the memory fd is not a regular file or memfd");
+	/* A region the server could still shrink would turn every access
+	 * past the new end into SIGBUS: only a memfd sealed against
+	 * shrinking has a size we may trust for as long as it is mapped
+	 * (F_GET_SEALS fails on anything that is not a memfd). */
+	seals = fcntl(fd, F_GET_SEALS);
+	if (seals < 0 || !(seals & F_SEAL_SHRINK))
+		return cli_proto(c, "the region memfd is not sealed against shrinking (seals %#x)",
+				 seals < 0 ? 0 : (unsigned int)seals);
 	size = (uint64_t)st.st_size;
 	if (size == 0 || (size & (size - 1)) != 0 || size > (uint64_t)SIZE_MAX)
 		return cli_proto(c, "region size %llu is not a power of two",

@@ -8,7 +8,8 @@
  * The server is itself a peer: it has an id (PVIO_IVSHMEM_SERVER_ID) and one
  * eventfd per vector, announced to every client like any other peer, so the
  * backend that embeds the server is rung through them and rings clients
- * through theirs. It knows nothing of what travels in the region: the IO
+ * through theirs; except in driver-VM mode (backend_socket_path), where
+ * that id belongs to the client of the backend socket. It knows nothing of what travels in the region: the IO
  * engine that uses it can be torn down and restarted while the region, the
  * eventfds and the socket stay up.
  *
@@ -64,14 +65,47 @@ struct pvio_ivshmem_server;
 /* Called after a client joined (@joined true) or left. */
 typedef void pvio_ivshmem_peer_fn(void *opaque, int peer_id, bool joined);
 
+/* Called with the server's mapping of a region just created, before any
+ * client sees it (at create time, and for each fresh region). */
+typedef void pvio_ivshmem_region_fn(void *opaque, void *mem, uint64_t size);
+
+/* Default mode of the socket file: the owner (and root) only. */
+#define PVIO_IVSHMEM_SOCKET_MODE 0600u
+
 struct pvio_ivshmem_server_opts {
 	const char *socket_path; /* UNIX socket to listen on */
 	uint64_t region_size;    /* bytes, power of two */
 	unsigned int vectors;    /* doorbells per peer, 1..PVIO_IVSHMEM_MAX_VECTORS */
 	unsigned int max_clients; /* 0: PVIO_IVSHMEM_DEFAULT_MAX_CLIENTS; 1: one frontend */
+	/* Socket file mode (permission bits only); 0: PVIO_IVSHMEM_SOCKET_MODE.
+	 * The file never exists with a wider mode, whatever the umask. */
+	unsigned int socket_mode;
+	bool set_group;           /* give the socket file group socket_gid */
+	unsigned int socket_gid;
+	/* Peer check (SO_PEERCRED): accept only clients running as root, as
+	 * peer_uid, or with primary group peer_gid (when peer_gid_set);
+	 * others are refused with a log line. */
+	bool peer_check;
+	unsigned int peer_uid;
+	bool peer_gid_set;
+	unsigned int peer_gid;
+	/* Each client that connects while no other is connected gets a region
+	 * and server eventfds of its own, new and zeroed, once the previous
+	 * ones were handed out: a client that left keeps only mappings and
+	 * fds that nobody uses any more (no revocation gap). Only with
+	 * max_clients 1, where no other peer holds the old ones. */
+	bool fresh_region;
+	/* Driver-VM mode: a second socket whose one client (the backend, a
+	 * driver VM's QEMU) gets peer id PVIO_IVSHMEM_SERVER_ID; the server is
+	 * then no peer itself (announces no eventfds of its own), and clients
+	 * of socket_path (frontends, max_clients of them) get the lowest free
+	 * id from 1, so that the backend can name the frontend. Not with
+	 * fresh_region: the backend keeps its mapping. */
+	const char *backend_socket_path;
 	pvio_ivshmem_log_fn *log; /* NULL: errors and warnings to stderr */
 	pvio_ivshmem_peer_fn *on_peer; /* optional */
-	void *opaque;             /* passed to log and on_peer */
+	pvio_ivshmem_region_fn *on_region; /* optional */
+	void *opaque;             /* passed to log, on_peer and on_region */
 };
 
 int pvio_ivshmem_server_create(const struct pvio_ivshmem_server_opts *opts,
@@ -82,6 +116,9 @@ int pvio_ivshmem_server_fd(const struct pvio_ivshmem_server *srv);
 int pvio_ivshmem_server_handle(struct pvio_ivshmem_server *srv);
 int pvio_ivshmem_server_run(struct pvio_ivshmem_server *srv, int timeout_ms);
 
+/* The region and the server's own eventfds are those of the current
+ * session: with fresh_region they change when a client joins (read them
+ * again in on_peer). */
 void *pvio_ivshmem_server_mem(const struct pvio_ivshmem_server *srv);
 uint64_t pvio_ivshmem_server_mem_size(const struct pvio_ivshmem_server *srv);
 int pvio_ivshmem_server_mem_fd(const struct pvio_ivshmem_server *srv);
@@ -90,6 +127,7 @@ int pvio_ivshmem_server_vector_fd(const struct pvio_ivshmem_server *srv,
 				  unsigned int vector);
 int pvio_ivshmem_server_peer_vector_fd(const struct pvio_ivshmem_server *srv,
 				       int peer_id, unsigned int vector);
+uint64_t pvio_ivshmem_server_sessions(const struct pvio_ivshmem_server *srv);
 unsigned int pvio_ivshmem_server_nr_clients(const struct pvio_ivshmem_server *srv);
 bool pvio_ivshmem_server_has_peer(const struct pvio_ivshmem_server *srv,
 				  int peer_id);

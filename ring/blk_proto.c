@@ -31,8 +31,8 @@ static bool bv_is_pow2(__u64 v)
  * Return: 0, or -EINVAL if the config is inconsistent: capacity outside
  * 1..(2^64 - 1) >> 9 sectors, block sizes (logical a power of two in
  * 512..4096, physical a power of two >= logical), zero segment limits,
- * discard granularity, unknown attributes, queue depth 0, non-zero
- * reserved bytes.
+ * more segments than nr_segs can count, discard granularity, unknown
+ * attributes, queue depth 0, non-zero reserved bytes.
  */
 int pvio_blk_limits_from_config(const struct pvio_blk_config *cfg,
 				struct pvio_blk_limits *lim,
@@ -67,6 +67,9 @@ int pvio_blk_limits_from_config(const struct pvio_blk_config *cfg,
 		BV_ERR("physical block size not a power of two >= logical");
 	if (lim->max_segments == 0)
 		BV_ERR("max_segments is 0");
+	/* A request counts its segments in the 16-bit nr_segs. */
+	if (lim->max_segments > 0xffffu)
+		BV_ERR("max_segments above 65535");
 	if (lim->max_segment_size < lim->logical_block_size)
 		BV_ERR("max_segment_size below the logical block size");
 	if ((__u64)lim->max_transfer_sectors * PVIO_BLK_SECTOR_SIZE <

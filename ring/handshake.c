@@ -120,6 +120,38 @@ void pvio_hs_front_set_state(struct pvio_hs_front *hs, __u32 state)
 }
 
 /**
+ * pvio_hs_front_next_backend() - after the backend went away, is the
+ * region now one to connect to (include/pvio/region.h, "Backend restart")?
+ * @hs: frontend state
+ * @l: what pvio_region_check() just returned for the region
+ * @offered: our offer already went to the instance of generation
+ *           hs->back_generation, which we wait for
+ * @gone_gen: without @offered, the generation of the instance that went
+ *            away
+ * @closed: set when the backend sits in CLOSED: it lays the region out
+ *          again only once the frontend says CLOSED too (orderly close),
+ *          so the caller publishes CLOSED unless it already did
+ *
+ * Context: any; does not sleep.
+ * Return: 0 if @l is the instance to offer to (INITWAIT with another
+ * generation than @gone_gen) or, with @offered, still the one offered to;
+ * -EAGAIN if not, or not yet: the old instance, a layout under way, a
+ * closed backend.
+ */
+int pvio_hs_front_next_backend(const struct pvio_hs_front *hs,
+			       const struct pvio_region_layout *l,
+			       bool offered, __u32 gone_gen, bool *closed)
+{
+	*closed = false;
+	if (offered ? l->back_generation == hs->back_generation :
+	    l->back_state == PVIO_STATE_INITWAIT &&
+	    l->back_generation != gone_gen)
+		return 0;
+	*closed = l->back_state == PVIO_STATE_CLOSED;
+	return -EAGAIN;
+}
+
+/**
  * pvio_hs_front_backend_alive() - still the backend negotiated with?
  * @hs: frontend state, connected
  *

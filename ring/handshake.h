@@ -13,6 +13,7 @@
  *   pvio_hs_front_poll()    wait for step 3: CONNECTED, refused, or broken
  *   pvio_hs_front_set_state() step 4 (CONNECTED), CLOSING, CLOSED
  *   pvio_hs_front_backend_alive() while connected: same backend still there?
+ *   pvio_hs_front_next_backend() after it went away: a new instance yet?
  * Backend (after pvio_region_layout() published INITWAIT, step 1):
  *   pvio_hs_back_step()     on every control doorbell and periodically
  *   pvio_hs_back_set_state() CONNECTED (step 3) or CLOSED
@@ -23,6 +24,7 @@
 #define PVIO_RING_HANDSHAKE_H
 
 #include "pvio_compat.h"
+#include "region.h"
 #include <pvio/region.h>
 
 struct pvio_hs_front {
@@ -60,6 +62,9 @@ int pvio_hs_front_offer(struct pvio_hs_front *hs, const char **reason);
 int pvio_hs_front_poll(struct pvio_hs_front *hs, const char **reason);
 void pvio_hs_front_set_state(struct pvio_hs_front *hs, __u32 state);
 int pvio_hs_front_backend_alive(const struct pvio_hs_front *hs);
+int pvio_hs_front_next_backend(const struct pvio_hs_front *hs,
+			       const struct pvio_region_layout *l,
+			       bool offered, __u32 gone_gen, bool *closed);
 
 void pvio_hs_back_init(struct pvio_hs_back *hs, struct pvio_region_hdr *hdr,
 		       __u64 offered);

@@ -12,6 +12,7 @@
  *                            cannot give, needed by event-index re-checks)
  *   PVIO_READ_ONCE/WRITE_ONCE a single, untorn access with no ordering
  *   pvio_copy_from_shared()  a copy out of shared memory, each byte read once
+ *   pvio_all_zero()          whether a private copy's bytes are all zero
  * Userspace maps them to C11 atomics (through the GCC/Clang builtins), so
  * ThreadSanitizer sees every pairing; the kernel maps them to its own.
  */
@@ -122,6 +123,25 @@ static inline void pvio_copy_from_shared(void *dst, const void *src, size_t n)
 	}
 	for (; i < n; i++)
 		d[i] = PVIO_READ_ONCE(s[i]);
+}
+
+/**
+ * pvio_all_zero() - are @n bytes of private memory all zero?
+ * @p: a private copy (reserved fields, unused entries)
+ * @n: bytes
+ *
+ * Context: any.
+ * Return: true if every byte is zero (also for @n == 0).
+ */
+static inline bool pvio_all_zero(const void *p, size_t n)
+{
+	const unsigned char *b = (const unsigned char *)p;
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (b[i])
+			return false;
+	return true;
 }
 
 #endif /* PVIO_COMPAT_H */

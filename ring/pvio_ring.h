@@ -147,6 +147,33 @@ static inline int pvio_prod_attach(struct pvio_prod *p,
 }
 
 /**
+ * pvio_prod_reset() - take the producer side of a ring laid out anew.
+ * @p: private producer state to fill
+ * @sh: shared control block
+ * @count: number of entries (power of two)
+ * @esize: bytes per entry
+ *
+ * For a frontend whose backend restarted and laid the region out again
+ * (include/pvio/region.h, "Backend restart"): the new layout zeroed the
+ * ring, but this side may have published into it before it noticed the
+ * new generation. Writing its own line back to zero undoes that, so the
+ * new consumer starts from an empty ring. The caller must have stopped
+ * producing, and must publish its state (a release store) only after
+ * this, before the peer attaches its end.
+ *
+ * Context: any; the peer must not have attached its end yet.
+ * Return: as pvio_prod_attach().
+ */
+static inline int pvio_prod_reset(struct pvio_prod *p,
+				  struct pvio_ring_shared *sh, __u32 count,
+				  __u32 esize)
+{
+	PVIO_WRITE_ONCE(sh->prod, 0);
+	PVIO_WRITE_ONCE(sh->cons_event, 0);
+	return pvio_prod_attach(p, sh, count, esize);
+}
+
+/**
  * pvio_prod_space() - free slots, refreshing the consumer index if needed.
  * @p: producer
  * @want: slots the caller would like; the consumer index is read from
@@ -300,6 +327,28 @@ static inline int pvio_cons_attach(struct pvio_cons *c,
 		return pvio_ring_fail(&c->err);
 	c->prod_seen = prod;
 	return 0;
+}
+
+/**
+ * pvio_cons_reset() - take the consumer side of a ring laid out anew.
+ * @c: private consumer state to fill
+ * @sh: shared control block
+ * @count: number of entries (power of two)
+ * @esize: bytes per entry
+ *
+ * The consumer's counterpart of pvio_prod_reset(): writes this side's line
+ * (cons, prod_event) back to zero, then attaches.
+ *
+ * Context: any; the peer must not have attached its end yet.
+ * Return: as pvio_cons_attach().
+ */
+static inline int pvio_cons_reset(struct pvio_cons *c,
+				  struct pvio_ring_shared *sh, __u32 count,
+				  __u32 esize)
+{
+	PVIO_WRITE_ONCE(sh->cons, 0);
+	PVIO_WRITE_ONCE(sh->prod_event, 0);
+	return pvio_cons_attach(c, sh, count, esize);
 }
 
 /**

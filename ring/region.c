@@ -22,15 +22,17 @@ static bool rg_class_known(__u32 dev_class)
 	return dev_class == PVIO_CLASS_BLK || dev_class == PVIO_CLASS_NET;
 }
 
-/* Where queue @q's pieces go, starting at @start; returns the end of its
- * data area. */
-static __u64 rg_place(const struct pvio_region_params *p, __u64 start,
-		      struct pvio_region_queue *q)
+/* Where queue @idx's pieces go, starting at @start; returns the end of
+ * its data area. */
+static __u64 rg_place(const struct pvio_region_params *p, unsigned int idx,
+		      __u64 start, struct pvio_region_queue *q)
 {
+	bool odd = (idx & 1) && p->req_entry_size_odd;
+
 	q->req_entries = p->ring_entries;
 	q->rsp_entries = p->ring_entries;
-	q->req_entry_size = p->req_entry_size;
-	q->rsp_entry_size = p->rsp_entry_size;
+	q->req_entry_size = odd ? p->req_entry_size_odd : p->req_entry_size;
+	q->rsp_entry_size = odd ? p->rsp_entry_size_odd : p->rsp_entry_size;
 	q->req_ring_off = rg_align(start, PVIO_CACHELINE);
 	q->rsp_ring_off = rg_align(q->req_ring_off +
 				   PVIO_RING_BYTES(q->req_entries,
@@ -53,6 +55,13 @@ static int rg_check_params(const struct pvio_region_params *p)
 		return -EINVAL;
 	if (pvio_ring_geometry_valid(p->ring_entries, p->req_entry_size) ||
 	    pvio_ring_geometry_valid(p->ring_entries, p->rsp_entry_size))
+		return -EINVAL;
+	/* Both odd sizes or neither. */
+	if (!p->req_entry_size_odd != !p->rsp_entry_size_odd)
+		return -EINVAL;
+	if (p->req_entry_size_odd &&
+	    (pvio_ring_geometry_valid(p->ring_entries, p->req_entry_size_odd) ||
+	     pvio_ring_geometry_valid(p->ring_entries, p->rsp_entry_size_odd)))
 		return -EINVAL;
 	/* Bounded so that the sums in rg_place() cannot wrap. */
 	if (p->data_size == 0 || p->data_size % PVIO_DATA_ALIGN ||
@@ -82,7 +91,7 @@ __u64 pvio_region_layout_size(const struct pvio_region_params *p)
 	if (rg_check_params(p))
 		return 0;
 	for (i = 0; i < p->num_queues; i++)
-		end = rg_place(p, end, &q);
+		end = rg_place(p, i, end, &q);
 	return end;
 }
 
@@ -138,10 +147,17 @@ int pvio_region_layout(void *mem, const struct pvio_region_params *p,
 		return -ENOSPC;
 
 	/* Everything zero, back.state included (UNKNOWN, "not ready") until
-	 * INITWAIT is published at the end. */
-	memset(hdr, 0, sizeof(*hdr));
-	hdr->magic = pvio_cpu_to_le64(PVIO_REGION_MAGIC);
-	hdr->abi_rev = pvio_cpu_to_le32(PVIO_ABI_REV);
+	 * INITWAIT is published at the end; but not magic and abi_rev. A
+	 * frontend may check the header while it is laid out (again, or
+	 * for the first time over a parked one): it must see "not ready"
+	 * (-EAGAIN) and wait, never a foreign region (magic zero) or
+	 * another ABI (abi_rev zero), which it refuses for good. */
+	memset((unsigned char *)hdr + sizeof(hdr->magic) + sizeof(hdr->abi_rev),
+	       0, sizeof(*hdr) - sizeof(hdr->magic) - sizeof(hdr->abi_rev));
+	PVIO_WRITE_ONCE(hdr->abi_rev, pvio_cpu_to_le32(PVIO_ABI_REV));
+	/* Release: a frontend that finds the magic of a region that was
+	 * zero finds the revision too (it reads magic first). */
+	pvio_store_release(&hdr->magic, pvio_cpu_to_le64(PVIO_REGION_MAGIC));
 	hdr->hdr_size = pvio_cpu_to_le32(PVIO_REGION_HDR_SIZE);
 	hdr->dev_class = pvio_cpu_to_le32(p->dev_class);
 	hdr->num_queues = pvio_cpu_to_le32(p->num_queues);
@@ -165,7 +181,7 @@ int pvio_region_layout(void *mem, const struct pvio_region_params *p,
 		struct pvio_region_queue *qp = out ? &out->queues[i] : &q;
 		unsigned char *base = mem;
 
-		end = rg_place(p, end, qp);
+		end = rg_place(p, i, end, qp);
 		qp->vector = i + 1;
 		max_vector = qp->vector;
 		rg_put_queue(&hdr->queues[i], qp);
@@ -194,17 +210,6 @@ int pvio_region_layout(void *mem, const struct pvio_region_params *p,
 		return (err);    \
 	} while (0)
 
-static bool rg_zero(const void *p, size_t n)
-{
-	const unsigned char *b = p;
-	size_t i;
-
-	for (i = 0; i < n; i++)
-		if (b[i])
-			return false;
-	return true;
-}
-
 /*
  * Copy @n reserved bytes out of shared memory (once, in chunks, so no large
  * buffer lands on a kernel stack) and say whether they are all zero.
@@ -218,7 +223,7 @@ static bool rg_shared_zero(const void *shared, size_t n)
 	while (n) {
 		len = n < sizeof(chunk) ? n : sizeof(chunk);
 		pvio_copy_from_shared(chunk, s, len);
-		if (!rg_zero(chunk, len))
+		if (!pvio_all_zero(chunk, len))
 			return false;
 		s += len;
 		n -= len;
@@ -269,7 +274,7 @@ static int rg_check_queue(const struct pvio_queue_desc *d,
 	q->rsp_entry_size = pvio_le32_to_cpu(d->rsp_entry_size);
 	q->vector = pvio_le32_to_cpu(d->vector);
 
-	if (!rg_zero(d->reserved, sizeof(d->reserved)))
+	if (!pvio_all_zero(d->reserved, sizeof(d->reserved)))
 		RG_FAIL(-EPROTO, "queue reserved bytes not zero");
 	if (pvio_ring_geometry_valid(q->req_entries, q->req_entry_size) ||
 	    pvio_ring_geometry_valid(q->rsp_entries, q->rsp_entry_size))
@@ -314,6 +319,34 @@ static bool rg_disjoint(const struct pvio_region_layout *l, unsigned int n)
 		}
 	}
 	return true;
+}
+
+/**
+ * pvio_region_park() - the header of a region no backend serves yet.
+ * @mem: the region (at least PVIO_REGION_HDR_SIZE bytes)
+ * @generation: the generation of the last backend instance, which the
+ *              next one continues (a frontend tells a new instance by a
+ *              new generation); 0 for a fresh region
+ *
+ * A frontend that checks a parked region (pvio_region_check()) is told
+ * -EAGAIN, "not ready", and waits; a zero region would read as a foreign
+ * one (-ENODEV) and be refused. A region server parks every fresh region
+ * before a frontend sees it, a backend the region it stops serving.
+ *
+ * Context: any; no backend serves the region.
+ */
+void pvio_region_park(void *mem, __u32 generation)
+{
+	struct pvio_region_hdr *hdr = mem;
+
+	/* First, so that a frontend's next check waits. No ordering needed
+	 * against what follows: those fields are either already so (the
+	 * same values as the last session's) or read by nobody yet (a
+	 * zero region before the first frontend). */
+	PVIO_WRITE_ONCE(hdr->back.state, pvio_cpu_to_le32(PVIO_STATE_INITIALISING));
+	PVIO_WRITE_ONCE(hdr->magic, pvio_cpu_to_le64(PVIO_REGION_MAGIC));
+	PVIO_WRITE_ONCE(hdr->abi_rev, pvio_cpu_to_le32(PVIO_ABI_REV));
+	PVIO_WRITE_ONCE(hdr->back.generation, pvio_cpu_to_le32(generation));
 }
 
 /**
@@ -403,7 +436,7 @@ int pvio_region_check(const void *mem, __u64 mem_size,
 	if (!rg_shared_zero(shared->reserved0, sizeof(shared->reserved0)) ||
 	    !rg_shared_zero(shared->reserved1, sizeof(shared->reserved1)) ||
 	    !rg_shared_zero(shared->reserved2, sizeof(shared->reserved2)) ||
-	    !rg_zero(back.reserved, sizeof(back.reserved)))
+	    !pvio_all_zero(back.reserved, sizeof(back.reserved)))
 		RG_FAIL(-EPROTO, "reserved bytes not zero");
 	out->back_generation = pvio_le32_to_cpu(back.generation);
 	out->back_features = pvio_le64_to_cpu(back.features);
@@ -430,5 +463,53 @@ int pvio_region_check(const void *mem, __u64 mem_size,
 	if (!rg_disjoint(out, out->num_queues))
 		RG_FAIL(-EPROTO, "rings or data areas overlap");
 	out->nr_vectors = max_vector + 1;
+	return 0;
+}
+
+/**
+ * pvio_region_same_geometry() - may a frontend go on over a new layout?
+ * @was: the checked layout the frontend was set up with
+ * @now: the checked layout of a new backend instance
+ * @reason: set to a short description of the first difference
+ *
+ * The rule of include/pvio/region.h, "Backend restart": the new layout
+ * must place everything where the old one did -- region size, class,
+ * queue count and vectors, and for each queue its rings (offsets, entry
+ * counts and sizes), its data area and its doorbell -- so that ring ends
+ * and buffers the frontend holds stay valid. The class config is the
+ * class's to compare.
+ *
+ * Context: any.
+ * Return: 0 if the same, -EPROTO if not.
+ */
+int pvio_region_same_geometry(const struct pvio_region_layout *was,
+			      const struct pvio_region_layout *now,
+			      const char **reason)
+{
+	unsigned int i;
+
+	if (now->region_size != was->region_size ||
+	    now->dev_class != was->dev_class ||
+	    now->num_queues != was->num_queues ||
+	    now->nr_vectors != was->nr_vectors) {
+		*reason = "region size, class, queue or vector count changed";
+		return -EPROTO;
+	}
+	for (i = 0; i < now->num_queues; i++) {
+		const struct pvio_region_queue *a = &now->queues[i];
+		const struct pvio_region_queue *b = &was->queues[i];
+
+		if (a->req_ring_off != b->req_ring_off ||
+		    a->rsp_ring_off != b->rsp_ring_off ||
+		    a->data_off != b->data_off || a->data_size != b->data_size ||
+		    a->req_entries != b->req_entries ||
+		    a->rsp_entries != b->rsp_entries ||
+		    a->req_entry_size != b->req_entry_size ||
+		    a->rsp_entry_size != b->rsp_entry_size ||
+		    a->vector != b->vector) {
+			*reason = "a queue's rings, data area or doorbell moved";
+			return -EPROTO;
+		}
+	}
 	return 0;
 }

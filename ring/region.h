@@ -9,7 +9,9 @@
  * pvio_region_check() on the mapping: the header is copied out of shared
  * memory once (pvio_copy_from_shared) and every rule is checked on the
  * copy; the result, struct pvio_region_layout, is the only description of
- * the region a frontend uses afterwards. The class's own rules (entry
+ * the region a frontend uses afterwards. While no backend serves a
+ * region, pvio_region_park() leaves the header a frontend waits at. The
+ * class's own rules (entry
  * sizes, config) are the class protocol's (blk_proto.h): the check here
  * knows no class.
  *
@@ -65,6 +67,10 @@ struct pvio_region_params {
 	__u32 ring_entries;    /* per ring, power of two, ring ABI limits */
 	__u32 req_entry_size;  /* class's request entry size */
 	__u32 rsp_entry_size;  /* class's response entry size */
+	/* Queues 1, 3, 5, ... when a class's queues come in pairs of two
+	 * kinds (net.h: TX, RX); both 0 (the default): the sizes above. */
+	__u32 req_entry_size_odd;
+	__u32 rsp_entry_size_odd;
 	__u32 generation;      /* back.generation to publish */
 	__u64 data_size;       /* per queue, non-zero multiple of PVIO_DATA_ALIGN */
 	__u64 features;        /* offered; class bits only in revision 1 */
@@ -75,7 +81,11 @@ struct pvio_region_params {
 __u64 pvio_region_layout_size(const struct pvio_region_params *p);
 int pvio_region_layout(void *mem, const struct pvio_region_params *p,
 		       struct pvio_region_layout *out);
+void pvio_region_park(void *mem, __u32 generation);
 int pvio_region_check(const void *mem, __u64 mem_size,
 		      struct pvio_region_layout *out, const char **reason);
+int pvio_region_same_geometry(const struct pvio_region_layout *was,
+			      const struct pvio_region_layout *now,
+			      const char **reason);
 
 #endif /* PVIO_RING_REGION_H */

@@ -17,8 +17,14 @@
  *             pvio_region_check(), and refused with the reason logged if a
  *             rule is broken. Doorbells go to peer @backend_peer (module
  *             parameter, default 0: the ivshmem server, where pvio's
- *             backends live).
- *   BACKEND   a region without the magic is left alone (one info line)
+ *             backends live). A region that is parked (the magic, but
+ *             the backend has not laid it out: an engine starting, a
+ *             driver VM booting) is looked at again every 200 ms for up
+ *             to @ready_wait_s seconds (module parameter, default 60).
+ *   BACKEND   a region without the magic, or any region when our own
+ *             peer id is 0 (PVIO_BACKEND_PEER: in a driver VM, where
+ *             pvio-backd --driver-vm gives the backend that id, a reboot
+ *             finds its last layout there), is left alone (one info line)
  *             until someone asks this kernel to serve it: writing a backend
  *             line (pvio_backend_params_parse(), peer=N required: the
  *             frontend's ivshmem peer id) to
@@ -31,7 +37,9 @@
  * debugfs, for tests and for looking at a live device, in
  * /sys/kernel/debug/pvio_ivshmem/<pci device>/ while a pvio device exists:
  *   notify      write a vector number: rings the peer's vector
- *   irq_counts  one line per vector: "<vector> irqs <n> notifies <n>"
+ *   irq_counts  one line per vector: "<vector> irqs <n> notifies <n>
+ *               masked <n>" (masked: jiffies the vector spent masked
+ *               for exceeding its doorbell budget, ivs_irq())
  *   info        role, pvio device, peer ids, region size, class, queues
  */
 #include <linux/atomic.h>
@@ -46,6 +54,7 @@
 #include <linux/seq_file.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
+#include <linux/workqueue.h>
 
 #include <pvio/region.h>
 #include "pvio_core.h"
@@ -69,6 +78,14 @@ module_param(backend_peer, uint, 0444);
 MODULE_PARM_DESC(backend_peer,
 		 "ivshmem peer id of the backend that frontend devices ring (default 0, the ivshmem server)");
 
+static unsigned int ready_wait_s = 60;
+module_param(ready_wait_s, uint, 0644);
+MODULE_PARM_DESC(ready_wait_s,
+		 "seconds a frontend device waits for its backend to lay the region out when it finds it parked (backend not ready yet; default 60, 0: refuse at once)");
+
+/* How often a waiting frontend device looks at its region again. */
+#define IVS_READY_POLL_MS 200
+
 enum ivs_mode {
 	IVS_IDLE = 0,  /* no pvio device: a foreign region, or not served yet */
 	IVS_FRONTEND,
@@ -86,6 +103,12 @@ struct ivs_vec {
 	void *data;
 	atomic_long_t irqs;
 	atomic_long_t notifies;
+	/* The flood budget (ivs_irq()); only the IRQ handler and, while the
+	 * vector is masked, @unmask touch these. */
+	unsigned long win;        /* jiffies: the window being counted */
+	unsigned int win_irqs;    /* doorbells delivered in it */
+	atomic_long_t masked;     /* windows the vector was masked for */
+	struct delayed_work unmask;
 	char irq_name[40];
 };
 
@@ -102,6 +125,10 @@ struct ivs_dev {
 	unsigned int nr_vectors; /* MSI-X vectors allocated and requested */
 	struct dentry *dbg;
 	struct mutex bind_lock; /* serialises bind/unbind of handlers */
+	/* A parked region (magic, backend not ready) found at probe: looked
+	 * at again every IVS_READY_POLL_MS until @ready_deadline. */
+	struct delayed_work ready_work;
+	unsigned long ready_deadline; /* jiffies */
 	struct ivs_vec vecs[PVIO_MAX_VECTORS];
 };
 
@@ -172,8 +199,11 @@ static void ivs_unbind_vec(struct ivs_dev *idev, unsigned int vector)
 	if (vec->fn) {
 		WRITE_ONCE(vec->fn, NULL);
 		/* A handler that loaded the old @fn finishes before we return,
-		 * so the caller may free what @data points to. */
+		 * so the caller may free what @data points to; one that masked
+		 * the vector queued ivs_unmask(), which runs (and unmasks)
+		 * before we return. With @fn NULL nothing queues it again. */
 		synchronize_irq(pci_irq_vector(idev->pdev, vector));
+		flush_delayed_work(&vec->unmask);
 		vec->data = NULL;
 	}
 	mutex_unlock(&idev->bind_lock);
@@ -196,6 +226,38 @@ static const struct pvio_transport_ops ivs_ops = {
 	.region_page = NULL,
 };
 
+/*
+ * Doorbells a vector delivers per jiffy before it is masked until the next
+ * jiffy: a peer ringing in a loop costs the guest at most
+ * (IVS_IRQ_BUDGET + 1) * HZ handler calls per second per vector (2250 at
+ * HZ=250), while a peer ringing at a normal pace is never masked; a busy
+ * one that is gets its doorbells answered one jiffy late, in one batch.
+ */
+#define IVS_IRQ_BUDGET 8
+
+/* The end of a masked window: one handler call for whatever the doorbells
+ * we did not take announced, then the vector is live again (a doorbell
+ * rung while masked is pending in the MSI-X table and arrives now). */
+static void ivs_unmask(struct work_struct *work)
+{
+	struct ivs_vec *vec = container_of(to_delayed_work(work),
+					   struct ivs_vec, unmask);
+	pvio_handler_fn *fn;
+	unsigned long flags;
+
+	/* Acquire: pairs with the release in ivs_bind(), as in ivs_irq(). */
+	fn = smp_load_acquire(&vec->fn);
+	if (fn) {
+		/* Handlers expect interrupt context: no IRQ in between. */
+		local_irq_save(flags);
+		fn(vec->idev->pvdev, vec->vector, vec->data);
+		local_irq_restore(flags);
+	}
+	vec->win = jiffies;
+	vec->win_irqs = 0;
+	enable_irq(pci_irq_vector(vec->idev->pdev, vec->vector));
+}
+
 static irqreturn_t ivs_irq(int irq, void *arg)
 {
 	struct ivs_vec *vec = arg;
@@ -205,8 +267,23 @@ static irqreturn_t ivs_irq(int irq, void *arg)
 	/* Acquire: pairs with the release in ivs_bind(), so @data is the one
 	 * published with this @fn. */
 	fn = smp_load_acquire(&vec->fn);
-	if (fn)
-		fn(vec->idev->pvdev, vec->vector, vec->data);
+	if (!fn)
+		return IRQ_HANDLED;
+	/* One handler runs at a time per vector (edge MSI-X): the window
+	 * needs no lock. */
+	if (vec->win != jiffies) {
+		vec->win = jiffies;
+		vec->win_irqs = 0;
+	}
+	if (++vec->win_irqs > IVS_IRQ_BUDGET) {
+		/* A flood: mask until the next jiffy, where ivs_unmask()
+		 * calls the handler once. Unbinding flushes that work. */
+		atomic_long_inc(&vec->masked);
+		disable_irq_nosync(irq);
+		schedule_delayed_work(&vec->unmask, 1);
+		return IRQ_HANDLED;
+	}
+	fn(vec->idev->pvdev, vec->vector, vec->data);
 	return IRQ_HANDLED;
 }
 
@@ -250,8 +327,9 @@ static int ivs_dbg_irq_counts_show(struct seq_file *m, void *unused)
 
 		if (!vec->irq_requested && !notifies)
 			continue;
-		seq_printf(m, "%u irqs %ld notifies %ld\n", v,
-			   atomic_long_read(&vec->irqs), notifies);
+		seq_printf(m, "%u irqs %ld notifies %ld masked %ld\n", v,
+			   atomic_long_read(&vec->irqs), notifies,
+			   atomic_long_read(&vec->masked));
 	}
 	return 0;
 }
@@ -316,6 +394,10 @@ static void ivs_free_irqs(struct ivs_dev *idev)
 
 		if (!vec->irq_requested)
 			continue;
+		/* Not masked any more when freed: see ivs_unbind_vec(). */
+		WRITE_ONCE(vec->fn, NULL);
+		synchronize_irq(pci_irq_vector(idev->pdev, v));
+		flush_delayed_work(&vec->unmask);
 		free_irq(pci_irq_vector(idev->pdev, v), vec);
 		vec->irq_requested = false;
 	}
@@ -346,6 +428,8 @@ static int ivs_setup_irqs(struct ivs_dev *idev, unsigned int need)
 
 		snprintf(vec->irq_name, sizeof(vec->irq_name), "pvio_ivshmem-%s-%u",
 			 pci_name(pdev), v);
+		INIT_DELAYED_WORK(&vec->unmask, ivs_unmask);
+		vec->win_irqs = 0;
 		ret = request_irq(pci_irq_vector(pdev, v), ivs_irq, 0,
 				  vec->irq_name, vec);
 		if (ret) {
@@ -454,6 +538,9 @@ static int ivs_frontend_add(struct ivs_dev *idev)
 		return -ENOMEM;
 	l = &pvdev->layout;
 	ret = pvio_region_check(idev->region, idev->bar_len, l, &reason);
+	/* Parked: the caller decides whether to wait (ivs_ready_work()). */
+	if (ret == -EAGAIN)
+		goto err_free;
 	if (ret == -EPROTONOSUPPORT) {
 		dev_info(dev, "pvio region refused: %s (this driver speaks revision %u); leaving the device alone\n",
 			 reason, PVIO_ABI_REV);
@@ -608,6 +695,38 @@ static struct attribute *ivs_dev_attrs[] = {
 };
 ATTRIBUTE_GROUPS(ivs_dev);
 
+/*
+ * A frontend device whose region was parked at probe: its backend (a
+ * region server's engine starting or restarting, a driver VM booting)
+ * has not laid it out yet. Look again until it has, or until
+ * ready_wait_s have passed; the device stays bound meanwhile, doing
+ * nothing, so that pvio_backend still works on it.
+ */
+static void ivs_ready_work(struct work_struct *work)
+{
+	struct ivs_dev *idev = container_of(to_delayed_work(work),
+					    struct ivs_dev, ready_work);
+	struct device *dev = &idev->pdev->dev;
+	int ret;
+
+	mutex_lock(&idev->mode_lock);
+	/* pvio_backend took the device meanwhile. */
+	if (idev->mode != IVS_IDLE)
+		goto out;
+	ret = ivs_frontend_add(idev);
+	if (ret != -EAGAIN)
+		goto out;
+	if (time_before(jiffies, idev->ready_deadline)) {
+		schedule_delayed_work(&idev->ready_work,
+				      msecs_to_jiffies(IVS_READY_POLL_MS));
+		goto out;
+	}
+	dev_err(dev, "backend did not lay the region out within %u s; leaving the device alone (bind the driver again to retry)\n",
+		ready_wait_s);
+out:
+	mutex_unlock(&idev->mode_lock);
+}
+
 /* ------------------------------------------------------------------------
  * PCI probe and remove
  */
@@ -670,8 +789,8 @@ static void ivs_unmap(struct ivs_dev *idev)
 
 static int ivs_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 {
+	unsigned int v, wait_s;
 	struct ivs_dev *idev;
-	unsigned int v;
 	u64 magic;
 	int ret;
 
@@ -685,6 +804,7 @@ static int ivs_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 	idev->pdev = pdev;
 	mutex_init(&idev->bind_lock);
 	mutex_init(&idev->mode_lock);
+	INIT_DELAYED_WORK(&idev->ready_work, ivs_ready_work);
 	for (v = 0; v < PVIO_MAX_VECTORS; v++) {
 		idev->vecs[v].idev = idev;
 		idev->vecs[v].vector = v;
@@ -704,6 +824,14 @@ static int ivs_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 
 	/* Only looked at, never used: the check below copies what it uses. */
 	magic = le64_to_cpu(READ_ONCE(((struct pvio_region_hdr *)idev->region)->magic));
+	/* Peer id 0 is the backend's (PVIO_BACKEND_PEER): a driver VM whose
+	 * region still holds the layout of its previous boot serves it
+	 * again through pvio_backend rather than driving it. */
+	if (magic == PVIO_REGION_MAGIC && idev->peer_id == PVIO_BACKEND_PEER) {
+		dev_info(&pdev->dev, "pvio region of a backend (peer id %d); leaving it to pvio_backend\n",
+			 idev->peer_id);
+		return 0;
+	}
 	if (magic != PVIO_REGION_MAGIC) {
 		/* Stay bound, touching nothing, so that pvio_backend exists
 		 * for a driver VM that is to serve this region. */
@@ -714,6 +842,17 @@ static int ivs_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 	mutex_lock(&idev->mode_lock);
 	ret = ivs_frontend_add(idev);
 	mutex_unlock(&idev->mode_lock);
+	wait_s = READ_ONCE(ready_wait_s);
+	if (ret == -EAGAIN && wait_s) {
+		dev_info(&pdev->dev, "pvio region parked: its backend has not laid it out yet; waiting up to %u s (peer id %d)\n",
+			 wait_s, idev->peer_id);
+		idev->ready_deadline = jiffies + (unsigned long)wait_s * HZ;
+		schedule_delayed_work(&idev->ready_work,
+				      msecs_to_jiffies(IVS_READY_POLL_MS));
+		return 0;
+	}
+	if (ret == -EAGAIN)
+		dev_err(&pdev->dev, "pvio region refused: backend not ready (ready_wait_s is 0)\n");
 	if (ret)
 		goto err_unmap;
 	return 0;
@@ -733,6 +872,9 @@ static void ivs_remove(struct pci_dev *pdev)
 {
 	struct ivs_dev *idev = pci_get_drvdata(pdev);
 
+	/* Before the lock, which the work takes; it re-arms only while
+	 * running, and cancel_delayed_work_sync() waits for that too. */
+	cancel_delayed_work_sync(&idev->ready_work);
 	/* pvio_backend is gone already (the driver core removes the
 	 * driver's attributes first), so nothing changes @mode under us. */
 	mutex_lock(&idev->mode_lock);

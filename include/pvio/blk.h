@@ -12,6 +12,43 @@
  * Every response carries the id of exactly one outstanding request; the
  * backend may answer out of order. The frontend does not reuse an id until
  * its response has arrived.
+ *
+ * Repeated requests. After a backend restart (region.h, "Backend restart")
+ * the frontend submits again every request it holds unanswered, so a
+ * request may be executed twice: once by the instance that died (its
+ * answer lost) and once by the new one. Execution is at least once. This
+ * is safe because every operation, repeated in place of an answer that
+ * was lost, leaves the device as one execution would:
+ *   READ          reads again into the same buffer; nothing on the device
+ *                 changes, and only the last execution's data is reported.
+ *   WRITE         writes the same bytes to the same sectors again: the
+ *                 frontend resubmits the data it first sent (a zero-copy
+ *                 buffer stays in the data area, which a restart does not
+ *                 clear; copy-mode data is copied again from the caller).
+ *   FLUSH         makes durable what completed before it; doing so twice
+ *                 is the same as once.
+ *   DISCARD, WRITE_ZEROES
+ *                 leave the range reading as zeroes (DISCARD: as the
+ *                 device's discard leaves it) however often repeated.
+ *   GET_ID        has no effect on the device.
+ * What pvio guarantees: the replayed requests of a queue are submitted
+ * in the order they were first submitted, before any request submitted
+ * afterwards on that queue; a request is answered to its submitter once,
+ * whatever number of times it ran; an id stays held until that answer.
+ * What pvio does not guarantee: any order of execution between requests
+ * outstanding together (as ever: the backend may run them in any order,
+ * and a request of the dead instance may have run before or after others).
+ * What pvio assumes of the frontend's user, as the block layer already
+ * provides: it does not keep two overlapping writes (or a write and a
+ * DISCARD / WRITE_ZEROES of overlapping ranges) outstanding at once, and
+ * issues a request that depends on another only after that one was
+ * answered (a FLUSH after the writes it covers completed). Under that
+ * assumption a repeated write can never land after a later write to the
+ * same sectors: the later one is submitted only once the first was
+ * answered, and an answered request is never replayed. A repeated READ
+ * can race only with writes the user itself left outstanding.
+ * A FUA write is durable when answered; a replayed one is answered only
+ * after the new instance wrote it with FUA again.
  */
 #ifndef PVIO_BLK_H
 #define PVIO_BLK_H

@@ -40,6 +40,20 @@
  * frontend. A backend that restarts bumps back.generation, so a frontend
  * can tell a new backend instance from the one it negotiated with.
  *
+ * Backend restart: a backend instance that takes over a region whose
+ * frontend is still there (a restarted engine, a rebooted driver VM) lays
+ * it out again (step 1) with a new generation and leaves the data areas as
+ * they are; what the old instance took is never answered. The frontend,
+ * seeing back.state leave CONNECTED or back.generation change (or an IO
+ * go unanswered too long), stops producing, waits for INITWAIT with a
+ * generation other than the one it connected to, checks the new layout
+ * (it must match the old one), writes its own ring lines back to zero
+ * (its stale publishes are undone) and runs steps 2-4 again; then it
+ * submits every request it still holds again, in the order first sent.
+ * Execution is thus at-least-once; each class says which of its
+ * operations may be repeated (blk.h). Only a new frontend session (a new
+ * ivshmem peer) gets cleared data areas, or a region of its own.
+ *
  * Queue doorbells: after publishing requests on queue q, the frontend rings
  * the backend's vector queues[q].vector when pvio_prod_publish() says so;
  * the backend rings the frontend's same vector after publishing responses.
