@@ -1,14 +1,16 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * pvio-backd: the userspace block backend daemon; pieces shared by its
- * files. Each device has two halves that meet only through the narrow
- * interface of engine.h:
+ * pvio-backd: the userspace block and network backend daemon; pieces
+ * shared by its files. Each device has two halves that meet only through
+ * the narrow interface of engine.h (net_engine.h for network devices):
  *   dev.c     the server half: the ivshmem server (region, eventfds,
  *             socket), the region layout and the connection handshake;
  *             it lives as long as the daemon;
  *   engine.c  the IO engine: one thread and one io_uring per queue; it is
  *             started when a frontend connects and stopped when it leaves,
  *             and could be restarted without the frontend noticing.
+ * net_engine.c serves a network device's queue pairs against a TAP
+ * interface (one thread per pair) and opens that TAP.
  * store.c opens the backing file or block device, log.c logs.
  */
 #ifndef BACKD_H
@@ -50,6 +52,7 @@ struct backd_poll_opts {
 #define BACKD_PEER_LOG_BURST 10u
 
 void backd_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void backd_notify(const char *state);
 
 /* Rate limit for messages a hostile peer can provoke at will. */
 struct backd_ratelimit {
@@ -80,6 +83,10 @@ struct backd_store {
 int backd_store_open(struct backd_store *st, const char *name,
 		     const char *path, bool ro);
 int backd_store_flush(struct backd_store *st);
+/* Engine processes set it: the store's notices were given at start-up. */
+extern bool backd_store_quiet;
+int backd_store_fence(struct backd_store *st, const char *name,
+		      unsigned int timeout_ms);
 void backd_store_close(struct backd_store *st);
 
 /* Per-queue counters; updated by the queue's thread with relaxed atomics

@@ -40,6 +40,16 @@
 #include "uring_setup.h"
 
 #define EQ_UD_DOORBELL (~0ull)
+/*
+ * A frontend that rings with nothing queued, again and again, would keep
+ * this thread waking and idle-polling a CPU away (a notification flood).
+ * After EQ_DB_FLOOD such wake-ups in a row the queue stops listening to
+ * its doorbell and looks at its ring every EQ_DB_FLOOD_LOOK_NS instead,
+ * until a look finds work: a flood then costs a thousand cheap wake-ups a
+ * second, and a request sent meanwhile waits at most that long.
+ */
+#define EQ_DB_FLOOD 32u
+#define EQ_DB_FLOOD_LOOK_NS 1000000
 #define EQ_SEG_NONE 0xffu
 
 /* One request taken off the ring and not yet answered. */
@@ -74,6 +84,8 @@ struct eq {
 	uint64_t poll_ns;        /* idle-poll window now (pvio_poll_next()) */
 	uint64_t io_poll_ns;     /* in-flight poll window now, likewise */
 	bool rsp_blocked;
+	bool db_woke;            /* a doorbell woke us since the last take */
+	unsigned int db_empty;   /* doorbell wake-ups in a row that found no work */
 	bool dead;
 	bool started;
 	pthread_t thread;
@@ -365,6 +377,7 @@ static void eq_cqe(struct eq *q, uint64_t ud, int res)
 
 	if (ud == EQ_UD_DOORBELL) {
 		q->poll_armed = false;
+		q->db_woke = true;
 		if (read(q->c.doorbell_fd, &cnt, sizeof(cnt)) == sizeof(cnt))
 			backd_stat_add(&q->c.stats->doorbells_in, 1);
 		return;
@@ -511,6 +524,15 @@ static void *eq_thread(void *arg)
 
 		if (!idle)
 			took = eq_take(q);
+		if (took) {
+			q->db_empty = 0;
+		} else if (q->db_woke && q->db_empty < EQ_DB_FLOOD &&
+			   ++q->db_empty == EQ_DB_FLOOD) {
+			backd_log_peer(e->cfg.rl, e->cfg.name,
+				       "queue %u: %u doorbells in a row with nothing queued; looking at the ring every %d us instead until it has work",
+				       q->idx, EQ_DB_FLOOD, EQ_DB_FLOOD_LOOK_NS / 1000);
+		}
+		q->db_woke = false;
 		io_uring_submit(&q->ring);
 		reaped = eq_reap(q);
 		eq_publish(q);
@@ -518,6 +540,16 @@ static void *eq_thread(void *arg)
 			break;
 		if (took || reaped)
 			continue;
+		if (!idle && !q->rsp_blocked && q->inflight == 0 &&
+		    q->db_empty >= EQ_DB_FLOOD) {
+			struct __kernel_timespec look = {
+				.tv_nsec = EQ_DB_FLOOD_LOOK_NS,
+			};
+
+			/* Flooded: no idle poll, no doorbell, a timed look. */
+			io_uring_submit_and_wait_timeout(&q->ring, &cqe, 1, &look, NULL);
+			continue;
+		}
 		if (e->cfg.poll && !idle && !q->rsp_blocked) {
 			pvio_cpu_relax();
 			continue;

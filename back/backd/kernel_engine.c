@@ -1,19 +1,23 @@
 // SPDX-License-Identifier: MIT
 /*
  * pvio-backd kernel engine (--engine kernel): the host kernel serves the
- * IO. The daemon stays the ivshmem server QEMU and libpvio talk to; for
- * each frontend that joins it opens /dev/pvio-back (pvio_host.ko) and
- * hands the kernel the region memfd, the doorbells and the backing fd
- * with PVIO_HOST_IOC_START (include/pvio/host.h); the kernel block
- * backend (pvblkback.ko) lays the region out and runs the handshake and
- * the IO. When the frontend leaves, closing the fd stops the kernel device.
+ * IO. The region server stays the ivshmem server QEMU and libpvio talk
+ * to; for each session the engine process opens /dev/pvio-back
+ * (pvio_host.ko) and hands the kernel the region memfd, the doorbells and
+ * the backing fd with PVIO_HOST_IOC_START (include/pvio/host.h); the
+ * kernel block backend (pvblkback.ko) lays the region out and runs the
+ * handshake and the IO. Closing the fd stops the kernel device: when the
+ * frontend leaves, when the engine stops, and when the engine process
+ * dies (the kernel then marks the region closed, and the next engine
+ * process starts a new kernel device on the same region, which the
+ * frontend reconnects to).
  *
- * The daemon then never writes the region while a kernel device runs, and
- * never reads the backend's eventfds (the kernel is woken by them). Between
- * frontends it parks the header: back.state INITIALISING with the pvio
- * magic and ABI revision, so a frontend that comes early waits for
- * INITWAIT instead of refusing the region or taking the previous
- * frontend's layout for its own. The rest of the last layout stays in
+ * The engine never writes the region while a kernel device runs, and
+ * never reads the backend's eventfds (the kernel is woken by them).
+ * Before a kernel device starts, the header is parked: back.state
+ * INITIALISING with the pvio magic and ABI revision, so a frontend that
+ * comes early waits for INITWAIT instead of refusing the region or taking
+ * the previous layout for its own. The rest of the last layout stays in
  * place: a frontend that is checking the header at that moment must not
  * see it torn (the kernel backend lays the region out afresh anyway).
  */
@@ -48,55 +52,34 @@ static int keng_open_dev(const char *name)
 	return ret;
 }
 
-/*
- * The header between frontends; see the comment at the top. It carries
- * the generation of the last session, which the kernel backend continues
- * (region.h: a frontend tells a new backend instance by a new generation).
- */
-static void keng_park(struct backd_dev *d)
-{
-	/* First, so that a frontend's next check waits. No ordering needed
-	 * against what follows: those fields are either already so (the
-	 * same values as the last session's) or read by nobody yet (a
-	 * zero region before the first frontend). */
-	PVIO_WRITE_ONCE(d->hdr->back.state,
-			pvio_cpu_to_le32(PVIO_STATE_INITIALISING));
-	PVIO_WRITE_ONCE(d->hdr->magic, pvio_cpu_to_le64(PVIO_REGION_MAGIC));
-	PVIO_WRITE_ONCE(d->hdr->abi_rev, pvio_cpu_to_le32(PVIO_ABI_REV));
-	PVIO_WRITE_ONCE(d->hdr->back.generation, pvio_cpu_to_le32(d->generation));
-}
-
 /**
- * backd_kernel_open() - check that the kernel engine can run, park the region.
- * @d: device whose server and store are open
+ * backd_kernel_check() - can the kernel engine run?
+ * @name: device name for log lines
  *
- * Context: main thread, at start-up.
+ * Context: process, at start-up.
  * Return: 0, or the negative errno of opening /dev/pvio-back (logged with
  * what to load when the device is missing).
  */
-int backd_kernel_open(struct backd_dev *d)
+int backd_kernel_check(const char *name)
 {
-	int fd;
+	int fd = keng_open_dev(name);
 
-	d->host_fd = -1;
-	fd = keng_open_dev(d->name);
 	if (fd < 0)
 		return fd;
 	close(fd);
-	keng_park(d);
 	return 0;
 }
 
 /**
  * backd_kernel_start() - have the kernel serve frontend peer @d->peer.
- * @d: device with a frontend peer and no kernel device
+ * @d: device with a session and no kernel device
  *
  * The backend's doorbells (the server's own eventfds, peer 0's) are the
  * kernel's kick fds, the frontend's are its call fds. A failure is logged
  * and leaves the region parked: the frontend times out waiting for
  * INITWAIT.
  *
- * Context: main thread, when a frontend peer joined.
+ * Context: engine main thread, when a session starts.
  * Return: 0 or a negative errno.
  */
 int backd_kernel_start(struct backd_dev *d)
@@ -111,7 +94,7 @@ int backd_kernel_start(struct backd_dev *d)
 	memset(&s, 0, sizeof(s));
 	s.flags = d->o.ro ? PVIO_HOST_F_READ_ONLY : 0;
 	s.dev_class = PVIO_CLASS_BLK;
-	s.region_fd = pvio_ivshmem_server_mem_fd(d->srv);
+	s.region_fd = d->mem_fd;
 	s.backing_fd = d->store.fd;
 	s.region_size = d->region_size;
 	s.num_queues = d->o.queues;
@@ -123,8 +106,8 @@ int backd_kernel_start(struct backd_dev *d)
 		s.call_fds[v] = -1;
 	}
 	for (v = 0; v < nvec; v++) {
-		s.kick_fds[v] = pvio_ivshmem_server_vector_fd(d->srv, v);
-		s.call_fds[v] = pvio_ivshmem_server_peer_vector_fd(d->srv, d->peer, v);
+		s.kick_fds[v] = d->kick_fd[v];
+		s.call_fds[v] = d->call_fd[v];
 		if (s.kick_fds[v] < 0 || s.call_fds[v] < 0) {
 			backd_log("%s: frontend peer %d: no doorbell for vector %u; not started",
 				  d->name, d->peer, v);
@@ -134,9 +117,8 @@ int backd_kernel_start(struct backd_dev *d)
 	fd = keng_open_dev(d->name);
 	if (fd < 0)
 		return fd;
-	/* Parked again: a frontend of the previous session may have
-	 * written anywhere before it left. */
-	keng_park(d);
+	/* Parked again: a frontend may have written anywhere. */
+	pvio_region_park(d->hdr, d->generation);
 	if (ioctl(fd, PVIO_HOST_IOC_START, &s) < 0) {
 		ret = -errno;
 		backd_log("%s: %s: starting the kernel backend for peer %d: %s",
@@ -164,7 +146,7 @@ int backd_kernel_start(struct backd_dev *d)
  * what it took and marks the region closed), detaches the doorbells and
  * unmaps the region before close() returns.
  *
- * Context: main thread, when the frontend left or at exit.
+ * Context: engine main thread, when the session ends or at exit.
  */
 void backd_kernel_stop(struct backd_dev *d)
 {
@@ -179,6 +161,6 @@ void backd_kernel_stop(struct backd_dev *d)
 	 * numbering, never a generation that goes back. */
 	gen = pvio_le32_to_cpu(PVIO_READ_ONCE(d->hdr->back.generation));
 	d->generation = gen > d->generation ? gen : d->generation + 1;
-	keng_park(d);
+	pvio_region_park(d->hdr, d->generation);
 	backd_log("%s: kernel backend of peer %d stopped", d->name, d->peer);
 }

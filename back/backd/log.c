@@ -2,11 +2,19 @@
 /*
  * pvio-backd logging: one line per message on stderr with the daemon's
  * prefix, and a rate limit for messages a peer can trigger at will, so a
- * hostile frontend cannot flood the log.
+ * hostile frontend cannot flood the log; and the readiness notification
+ * of a systemd Type=notify service.
  */
+#include <errno.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "backd.h"
 
@@ -111,4 +119,43 @@ void backd_log_peer(struct backd_ratelimit *rl, const char *dev,
 	vsnprintf(buf, sizeof(buf), fmt, ap);
 	va_end(ap);
 	backd_log("%s: %s", dev, buf);
+}
+
+/**
+ * backd_notify() - tell the service manager about the daemon's state.
+ * @state: newline-separated assignments, e.g. "READY=1" or "STOPPING=1"
+ *
+ * The sd_notify protocol: one datagram to the AF_UNIX socket named by
+ * $NOTIFY_SOCKET (a path, or an abstract name written with a leading
+ * '@'). Without $NOTIFY_SOCKET (not started by systemd with
+ * Type=notify) nothing is sent. A failure is logged and otherwise
+ * ignored: the daemon serves whether or not anyone listens, and never
+ * waits for a service manager that does not read (MSG_DONTWAIT).
+ *
+ * Context: the region server's thread.
+ */
+void backd_notify(const char *state)
+{
+	const char *path = getenv("NOTIFY_SOCKET");
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	size_t len;
+	int fd;
+
+	if (!path || !*path)
+		return;
+	len = strlen(path);
+	if ((path[0] != '/' && path[0] != '@') || len >= sizeof(sa.sun_path)) {
+		backd_log("NOTIFY_SOCKET '%s' is not a socket path; not notifying", path);
+		return;
+	}
+	memcpy(sa.sun_path, path, len);
+	if (path[0] == '@')
+		sa.sun_path[0] = '\0';
+	fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 ||
+	    sendto(fd, state, strlen(state), MSG_NOSIGNAL | MSG_DONTWAIT, (struct sockaddr *)&sa,
+		   (socklen_t)(offsetof(struct sockaddr_un, sun_path) + len)) < 0)
+		backd_log("telling the service manager '%s': %s", state, strerror(errno));
+	if (fd >= 0)
+		close(fd);
 }

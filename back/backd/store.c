@@ -7,16 +7,20 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <linux/fs.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include "backd.h"
+
+bool backd_store_quiet;
 
 /* Can this descriptor do O_DIRECT IO of one logical block? */
 static bool store_direct_works(int fd, uint32_t lbs)
@@ -142,7 +146,9 @@ int backd_store_open(struct backd_store *st, const char *name,
 			return ret;
 		}
 	}
-	if (!st->direct)
+	/* Said once, by the region server's check at start-up, not by every
+	 * engine process that opens the store again. */
+	if (!st->direct && !backd_store_quiet)
 		backd_log("%s: %s: O_DIRECT not available on this file system, using buffered IO",
 			  name, path);
 	/* Stable for the life of the file: device and inode numbers. */
@@ -187,4 +193,75 @@ void backd_store_close(struct backd_store *st)
 	if (st->fd >= 0)
 		close(st->fd);
 	st->fd = -1;
+}
+
+static bool store_stop_pending(void)
+{
+	sigset_t pend;
+
+	if (sigpending(&pend))
+		return false;
+	return sigismember(&pend, SIGTERM) == 1 || sigismember(&pend, SIGINT) == 1;
+}
+
+/**
+ * backd_store_fence() - wait until no earlier engine's IO can still land.
+ * @st: an opened store
+ * @name: device name for log lines
+ * @timeout_ms: how long to wait
+ *
+ * Each engine process opens the store itself and holds a lock on its own
+ * open file (flock: exclusive, shared for read-only exports). The kernel
+ * releases a lock only when the last reference to that open file goes,
+ * and IO still in flight holds one (io_uring requests, a kernel backend's
+ * file), even after the process that issued it died. So once the lock is
+ * ours, nothing a dead engine submitted can still reach the store and
+ * overwrite a replayed write. The same lock refuses a second daemon that
+ * exports the same file read-write.
+ *
+ * Context: engine process, before serving.
+ * Return: 0; -ETIMEDOUT after @timeout_ms (logged); -EINTR if SIGTERM or
+ * SIGINT is pending; or another errno.
+ */
+int backd_store_fence(struct backd_store *st, const char *name,
+		      unsigned int timeout_ms)
+{
+	unsigned int waited = 0;
+	bool said = false;
+
+	for (;;) {
+		if (flock(st->fd, (st->ro ? LOCK_SH : LOCK_EX) | LOCK_NB) == 0) {
+			if (said)
+				backd_log("%s: %s: free after %u ms", name,
+					  st->path, waited);
+			return 0;
+		}
+		if (errno != EWOULDBLOCK && errno != EINTR) {
+			int err = -errno;
+
+			backd_log("%s: %s: flock: %s", name, st->path,
+				  strerror(-err));
+			return err;
+		}
+		/* Told to stop (or the region server died: PDEATHSIG) while
+		 * waiting: the signal is blocked for the signalfd that is not
+		 * read yet, so look for it here. */
+		if (store_stop_pending()) {
+			backd_log("%s: %s: stopped while waiting for its lock", name,
+				  st->path);
+			return -EINTR;
+		}
+		if (waited >= timeout_ms) {
+			backd_log("%s: %s: still locked after %u ms: another pvio-backd exports it, or IO of an earlier engine is still in flight",
+				  name, st->path, waited);
+			return -ETIMEDOUT;
+		}
+		if (!said && waited >= 1000) {
+			backd_log("%s: %s: waiting for an earlier engine's IO to finish (or another daemon exporting it)",
+				  name, st->path);
+			said = true;
+		}
+		usleep(10 * 1000);
+		waited += 10;
+	}
 }

@@ -127,6 +127,11 @@ struct pbb_dev {
 	u64 data_size;
 	unsigned int nr_queues;
 	struct pbb_queue *queues;
+	/* Laid out once already: the next layout is for another frontend
+	 * session, whose data areas start zeroed. The first keeps them: a
+	 * frontend that outlived the previous backend instance may still
+	 * hold write data there (include/pvio/region.h, "Backend restart"). */
+	bool laid_out;
 };
 
 #define PBB_BROKEN 0

@@ -214,7 +214,6 @@ static void pbb_region_params(const struct pbb_dev *d, u64 data_size,
 	p->data_size = data_size;
 	p->features = d->offered;
 	p->config = &d->config;
-	p->clear_data = 1;
 }
 
 /*
@@ -255,6 +254,8 @@ static int pbb_layout(struct pbb_dev *d)
 
 	d->generation++;
 	pbb_region_params(d, d->data_size, &p);
+	p.clear_data = d->laid_out;
+	d->laid_out = true;
 	ret = pvio_region_layout(pdev->region, &p, &d->layout);
 	if (ret) {
 		dev_err(&pdev->dev, "laying out the region failed: %d\n", ret);
