@@ -6,8 +6,37 @@
  *
  * Threads: the connection (pvio_front_connect/close) belongs to one thread;
  * each queue belongs to one thread at a time, and queues are independent,
- * so the fast path takes no lock. The only state shared between queues is
- * the connection's "broken" flag, an atomic.
+ * so the fast path takes no lock. What queues share is one atomic word,
+ * the connection's state and epoch, read (after an atomic exchange of the
+ * queue's own "in a call" flag) on entry to submit, publish, reap and wait,
+ * and the connection's "broken" flag.
+ *
+ * Backend restart (include/pvio/region.h, "Backend restart"): when a queue
+ * finds the backend gone (back.state left CONNECTED, back.generation
+ * changed, a ring index reset under it, or no request of the queue
+ * answered for opts.io_timeout_ms while some are outstanding), its thread
+ * takes the connection's mutex and recovers: it marks the connection
+ * away (every queue then keeps what it is given instead of producing), waits
+ * until no other queue is inside a call, waits for the new backend
+ * (INITWAIT with another generation), requires the new layout to match the
+ * old one (queues, rings, offsets, data areas, block limits, and every
+ * negotiated feature still offered; else the connection breaks with
+ * -EPROTO), writes every queue's ring lines back to zero, runs the
+ * handshake again with the same features and marks the connection up. Each
+ * queue then, on its owner's next call, submits again every request it
+ * holds, in the order first submitted (zero-copy requests from the tag
+ * buffer, which a restart leaves alone; copy-mode writes copied again from
+ * the caller's buffer, which must therefore stay intact until the request
+ * completes). A request is thus executed at least once (blk.h, "Repeated
+ * requests"); callers see latency, not errors. Other queue threads are
+ * never blocked by a recovery: their calls return at once (submit keeps
+ * the request, publish and reap find nothing, wait sleeps up to its
+ * timeout). If no new backend is connected within opts.reconnect_ms of the
+ * backend going away, the connection is "down": every request outstanding
+ * completes with status -ENOTCONN and new submits return -ENOTCONN; calls
+ * keep looking for a new backend (at most every 10 ms) and connect to it
+ * when it comes, after which requests flow again. Losing the ivshmem
+ * server itself (its socket) breaks the connection for good.
  *
  * Buffers: each queue gives every tag (request slot) a fixed buffer in the
  * queue's data area, pvio_front_buf_size() bytes, logical-block aligned.
@@ -65,6 +94,12 @@ struct pvio_front_opts {
 	uint32_t max_seg_bytes;
 	int timeout_ms;             /* connect and close handshakes; <= 0: 5000 */
 	bool quiet;                 /* no error messages on stderr */
+	/* How long the backend may be away (restarting) before outstanding and
+	 * new requests fail with -ENOTCONN; 0: 60000. */
+	int reconnect_ms;
+	/* No response on a queue for this long while requests are outstanding
+	 * counts as the backend gone; 0: 30000; < 0: never. */
+	int io_timeout_ms;
 };
 
 /* A request to submit; host-endian. */
@@ -83,7 +118,8 @@ struct pvio_front_cqe {
 	uint64_t user_data;
 	int tag;
 	int status;   /* PVIO_BLK_S_* (>= 0), or -EPROTO if the backend broke the
-		       * connection before answering */
+		       * connection before answering, or -ENOTCONN if it was
+		       * away longer than opts.reconnect_ms */
 	uint32_t len; /* bytes the backend reported */
 };
 
@@ -98,8 +134,11 @@ struct pvio_front_info {
 	uint64_t features;          /* accepted */
 	unsigned int num_queues;
 	unsigned int queue_depth;   /* tags per queue */
-	uint32_t back_generation;
+	uint32_t back_generation;   /* of the backend connected to now */
 	int peer_id;                /* our ivshmem id */
+	uint64_t reconnects;        /* backends connected to after the first */
+	uint64_t replayed;          /* requests submitted again, all queues */
+	bool connected;             /* false while the backend is away or down */
 };
 
 /* Per-queue counters. */
@@ -109,6 +148,7 @@ struct pvio_front_stats {
 	uint64_t doorbells_out; /* eventfd writes to the backend */
 	uint64_t doorbells_in;  /* eventfd reads that found a doorbell */
 	uint64_t publishes;     /* ring publishes (batches) */
+	uint64_t replayed;      /* requests submitted again after a restart */
 };
 
 int pvio_front_connect(const struct pvio_front_opts *opts,
