@@ -6,8 +6,7 @@
 # backend nearly never sleeps while IO is in flight; with
 # --io-poll-max-us 0 it sleeps there about once per ten requests. The
 # counts are the backend's own ("in-flight poll misses" and "requests" in
-# its statistics at exit). The default gets up to three runs
-# (fe_below_in_tries).
+# its statistics at exit).
 #
 # Usage: backd-io-poll.sh BUILD_DIR
 set -u
@@ -29,11 +28,22 @@ run() {
 	fe_per "$name" "$sleeps" "$reqs" 10000 "$log"
 }
 
-# A broken in-flight poll misses about once per ten requests in all three.
-polled=$(fe_below_in_tries 3 100 run polled) || exit 1
-slept=$(run slept --io-poll-max-us 0) || exit 1
-# Seen here: 0-1 and 1100-1300 per 10,000 requests.
+# Seen here: 0-1 and 1100-1300 misses per 10,000 requests on a quiet
+# host; with the other core busy, 0-64 and 49-357 (the io-wq worker then
+# often answers before the thread gets to sleep, with or without the
+# poll). So the two runs take turns, up to five rounds, until one round
+# shows the poll's effect: the default under 100, and without the poll
+# more than 20 and more than three times the default (the count sees
+# misses where there must be some). A broken in-flight poll misses about
+# once per ten requests in every round.
+for round in 1 2 3 4 5; do
+	polled=$(run polled) || exit 1
+	slept=$(run slept --io-poll-max-us 0) || exit 1
+	floor=$((3 * polled > 20 ? 3 * polled : 20))
+	[ "$polled" -lt 100 ] && [ "$slept" -gt "$floor" ] && break
+	[ "$round" -eq 5 ] || echo "round $round: $polled and $slept; again" >&2
+done
 fe_bound "$polled" -lt 100 "default in-flight poll: $polled misses per 10000 requests"
-fe_bound "$slept" -gt 400 "--io-poll-max-us 0: $slept misses per 10000 requests" \
+fe_bound "$slept" -gt "$floor" "--io-poll-max-us 0: $slept misses per 10000 requests" \
 	"reads complete after the thread went to sleep"
 echo "backd-io-poll: all checks passed"

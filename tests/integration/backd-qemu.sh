@@ -57,7 +57,7 @@ w=$(xp $((start + 64)))
 echo quit >&3
 wait "$qemu_pid"
 qemu_pid=''
-t_wait_for backd.log "dev0: frontend peer $peer left; region laid out again" 10 ||
+t_wait_for backd.log "dev0: frontend peer $peer left; its region and doorbells go with it" 10 ||
 	fail "daemon did not see QEMU leave"
 stop_backd
 echo PASS

@@ -29,7 +29,7 @@ per() {
 	fe_per "$mode" "$din" "$ios" 1000 "$TMP/$mode.json"
 }
 # A broken poll takes a doorbell for nearly every IO in all three tries.
-default=$(fe_below_in_tries 3 300 per default) || exit 1
+default=$(fe_below_in_tries 5 300 per default) || exit 1
 fe_bound "$default" -lt 300 "queue depth 1, polling on by default: $default doorbells per 1000 IOs"
 off=$(per off) || exit 1
 fe_bound "$off" -gt 700 "queue depth 1, polling off: $off doorbells per 1000 IOs"

@@ -2,7 +2,8 @@
 
 # t_guest_can_boot [VERSION]: print a SKIP line and return 77 unless a guest
 # of kernel VERSION (default: the one tools/pvio-kdir picks) can be booted
-# here with modules built for it: QEMU, the image and its headers.
+# here with modules built for it: QEMU, the image and its headers (from the
+# kernel cache that tools/pvio-deps fills, else the system's).
 t_guest_can_boot() {
 	local ver=${1:-} kdir
 	if ! command -v qemu-system-x86_64 >/dev/null; then
@@ -11,40 +12,54 @@ t_guest_can_boot() {
 	fi
 	if [ -z "$ver" ]; then
 		if ! kdir=$("$TOP/tools/pvio-kdir"); then
-			echo "SKIP: no kernel headers with a matching /boot/vmlinuz (tools/pvio-deps)"
+			echo "SKIP: no guest kernel with headers (run tools/pvio-deps)"
 			return 77
 		fi
 		ver=${kdir##*/linux-headers-}
 	fi
-	if [ ! -r "/boot/vmlinuz-$ver" ]; then
-		echo "SKIP: kernel image /boot/vmlinuz-$ver missing"
+	if ! t_vmlinuz "$ver" >/dev/null; then
+		echo "SKIP: no kernel image of $ver (run tools/pvio-deps)"
 		return 77
 	fi
-	if [ ! -f "/usr/src/linux-headers-$ver/Makefile" ]; then
-		echo "SKIP: no headers for $ver (/usr/src/linux-headers-$ver)"
+	if ! t_kdir "$ver" >/dev/null; then
+		echo "SKIP: no headers of $ver (run tools/pvio-deps)"
 		return 77
 	fi
 }
 
+# t_vmlinuz VERSION: the kernel image of VERSION, for pvio-vm-run --kernel
+# (tools/pvio-kdir --vmlinuz). When there is none it prints where the cache
+# would hold it and fails: pvio-vm-run then skips for a missing image
+# rather than boot another kernel (an empty --kernel means the default).
+t_vmlinuz() {
+	"$TOP/tools/pvio-kdir" --vmlinuz "$1" ||
+		{ echo "$("$TOP/tools/pvio-kdir" --cache)/$1/boot/vmlinuz-$1"; return 1; }
+}
+
+# t_kdir VERSION: the kernel build directory of VERSION (tools/pvio-kdir
+# --kdir).
+t_kdir() { "$TOP/tools/pvio-kdir" --kdir "$1"; }
+
 # t_kmod_build VERSION: build every module of the tree (Kbuild) against
-# /usr/src/linux-headers-VERSION, in a private copy of the sources at
+# the build directory of VERSION (t_kdir), in a private copy of the sources at
 # $TOP/build/kmod-VERSION/ (so that kernels never share .ko files and a
 # half-edited source in the work tree is not picked up mid-run); once per
 # test run, later calls return the first one's status. The modules are then
 # $TOP/build/kmod-VERSION/<path>.ko, e.g. front/pvblk/pvblk.ko.
 declare -A T_KMOD_RC=()
 t_kmod_build() {
-	local ver=$1 dir=$TOP/build/kmod-$1 log=$LOGDIR/kmod-$1.build.log
+	local ver=$1 dir=$TOP/build/kmod-$1 log=$LOGDIR/kmod-$1.build.log kdir
 	if [ -n "${T_KMOD_RC[$ver]:-}" ]; then
 		return "${T_KMOD_RC[$ver]}"
 	fi
 	T_KMOD_RC[$ver]=1
+	kdir=$(t_kdir "$ver") || { echo "no headers of $ver (run tools/pvio-deps)"; return 1; }
 	rm -rf "$dir" && mkdir -p "$dir" || return 1
 	(cd "$TOP" && tar -c --exclude=./build --exclude=./.git \
 		--exclude='*.o' --exclude='*.ko' --exclude='*.mod' \
 		--exclude='*.mod.c' --exclude='.*.cmd' --exclude=Module.symvers \
 		--exclude=modules.order .) | tar -x -C "$dir" || return 1
-	if ! make -C "/usr/src/linux-headers-$ver" M="$dir" modules >"$log" 2>&1; then
+	if ! make -C "$kdir" M="$dir" modules >"$log" 2>&1; then
 		cat "$log"
 		echo "building the modules for $ver failed (log: $log)"
 		return 1
@@ -80,7 +95,7 @@ t_for_each_kernel() {
 		"$fn" "$ver" "$(echo "$ver" | cut -d. -f1,2)"
 	done < <("$TOP/tools/pvio-kdir" --all 2>/dev/null)
 	if [ $any -eq 0 ]; then
-		t_run "$skip" sh -c 'echo "SKIP: no kernel headers with a matching /boot/vmlinuz (tools/pvio-deps)"; exit 77'
+		t_run "$skip" sh -c 'echo "SKIP: no guest kernel with headers (run tools/pvio-deps)"; exit 77'
 	fi
 }
 

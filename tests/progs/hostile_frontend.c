@@ -26,16 +26,40 @@
  *       a second frontend is refused while one is connected; after an
  *       orderly close and after a frontend vanishing, the next one gets a
  *       fresh generation and sees the data
+ *   hostile_frontend revoke SOCK
+ *       a frontend keeps a second mapping of its region and then vanishes;
+ *       the next frontend's data and ring entries must never show up in
+ *       that mapping, and what is written through it (forged requests,
+ *       a forged state) must not reach the next frontend's device
  *   hostile_frontend stream SOCK EXPECT_FILE
  *       writes sectors 0..1023 and waits for the answers, writes their
  *       bytes to EXPECT_FILE, prints "phase1 done", then keeps writes in
  *       flight until the backend goes away; exit 0 if it did
+ *   hostile_frontend cycle SOCK MS
+ *       for MS milliseconds: connect with the full handshake and leave
+ *       (orderly and vanishing in turn) as fast as the backend lets it;
+ *       prints "cycles N"
+ *   hostile_frontend ctlflood SOCK MS
+ *   hostile_frontend qflood SOCK MS
+ *       connects, then rings the control doorbell (ctlflood) or the queue
+ *       doorbell with nothing queued (qflood) in a tight loop for MS
+ *       milliseconds; prints "rings N"; then a read must still work
+ *   hostile_frontend iops SOCK MS
+ *       4 KiB reads one at a time for MS milliseconds; prints "iops N"
+ *   hostile_frontend scribble SOCK SECONDS [SEED]
+ *       for SECONDS: random IO, several requests in flight, while random
+ *       bytes of the header, the block config, the request ring and the
+ *       data area are rewritten under the backend and doorbells rung in
+ *       bursts; connects again whenever the backend ends a session;
+ *       prints one "scribble: ..." line of counts. Exit 0 unless the
+ *       first connection failed (what the backend answers is not checked)
  *
  * Devices have one queue (two vectors), except in mq mode. Exit 0 on success, 1 on
  * a failed check (with a "FAIL:" line), 2 on bad usage.
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <sys/mman.h>
 #include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -107,11 +131,16 @@ static long long now_ms(void)
 	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* Set in scribble mode, where every session ends in a refused peer and
+ * the client's messages about it would drown the summary. */
+static bool hf_mute;
+
 static void hf_quiet(void *opaque, int level, const char *msg)
 {
 	(void)opaque;
 	(void)level;
-	note("client: %s", msg);
+	if (!hf_mute)
+		note("client: %s", msg);
 }
 
 static uint32_t hf_back_state(const struct hf *h)
@@ -160,8 +189,10 @@ static void hf_select(struct hf *h, unsigned int q)
 	h->qvec = d->vector;
 }
 
-/* The handshake of include/pvio/region.h, by hand. */
-static void hf_connect(struct hf *h, const char *sock)
+/* The handshake of include/pvio/region.h, by hand. Returns 0, or a
+ * negative errno with @err saying why; the client is closed on failure. */
+static int hf_try_connect(struct hf *h, const char *sock, char *err,
+			  size_t errlen)
 {
 	struct pvio_blk_config cfg;
 	const char *why = "";
@@ -169,22 +200,32 @@ static void hf_connect(struct hf *h, const char *sock)
 	int ret;
 
 	ret = hf_open(h, sock);
-	if (ret)
-		fail("connecting to %s: %s", sock, strerror(-ret));
+	if (ret) {
+		snprintf(err, errlen, "connecting to %s: %s", sock, strerror(-ret));
+		return ret;
+	}
 	h->mem = pvio_ivshmem_client_mem(h->cl);
 	h->hdr = (struct pvio_region_hdr *)h->mem;
 	h->size = pvio_ivshmem_client_mem_size(h->cl);
-	if (hf_wait_back(h, PVIO_STATE_INITWAIT, HF_TIMEOUT_MS))
-		fail("%s: backend never reached INITWAIT (state %u)", sock,
-		     hf_back_state(h));
+	ret = hf_wait_back(h, PVIO_STATE_INITWAIT, HF_TIMEOUT_MS);
+	if (ret) {
+		snprintf(err, errlen, "%s: backend never reached INITWAIT (state %u)",
+			 sock, hf_back_state(h));
+		goto err_close;
+	}
 	ret = pvio_region_check(h->mem, h->size, &h->info, &why);
 	if (!ret)
 		ret = pvio_blk_check_layout(&h->info, &why);
-	if (ret)
-		fail("%s: region invalid: %s", sock, why);
-	if (h->info.num_queues != hf_vectors - 1)
-		fail("%s: %u queues, this run expects %u", sock, h->info.num_queues,
-		     hf_vectors - 1);
+	if (ret) {
+		snprintf(err, errlen, "%s: region invalid: %s", sock, why);
+		goto err_close;
+	}
+	if (h->info.num_queues != hf_vectors - 1) {
+		snprintf(err, errlen, "%s: %u queues, this run expects %u", sock,
+			 h->info.num_queues, hf_vectors - 1);
+		ret = -EINVAL;
+		goto err_close;
+	}
 	h->nq = h->info.num_queues;
 	h->gen = h->info.back_generation;
 	memcpy(&cfg, h->info.config, sizeof(cfg));
@@ -196,9 +237,12 @@ static void hf_connect(struct hf *h, const char *sock)
 	pvio_store_release(&h->hdr->front.state,
 			   pvio_cpu_to_le32(PVIO_STATE_INITIALISED));
 	pvio_ivshmem_client_notify(h->cl, 0, PVIO_VECTOR_CONTROL);
-	if (hf_wait_back(h, PVIO_STATE_CONNECTED, HF_TIMEOUT_MS))
-		fail("%s: backend never reached CONNECTED (state %u)", sock,
-		     hf_back_state(h));
+	ret = hf_wait_back(h, PVIO_STATE_CONNECTED, HF_TIMEOUT_MS);
+	if (ret) {
+		snprintf(err, errlen, "%s: backend never reached CONNECTED (state %u)",
+			 sock, hf_back_state(h));
+		goto err_close;
+	}
 	for (q = 0; q < h->nq; q++) {
 		const struct pvio_region_queue *d = &h->info.queues[q];
 
@@ -207,12 +251,30 @@ static void hf_connect(struct hf *h, const char *sock)
 				     sizeof(struct pvio_blk_req)) ||
 		    pvio_cons_attach(&h->rsps[q], (struct pvio_ring_shared *)
 				     (h->mem + d->rsp_ring_off), d->rsp_entries,
-				     sizeof(struct pvio_blk_rsp)))
-			fail("%s: attaching the rings of queue %u", sock, q);
+				     sizeof(struct pvio_blk_rsp))) {
+			snprintf(err, errlen, "%s: attaching the rings of queue %u",
+				 sock, q);
+			ret = -EPROTO;
+			goto err_close;
+		}
 	}
 	hf_select(h, 0);
 	pvio_store_release(&h->hdr->front.state,
 			   pvio_cpu_to_le32(PVIO_STATE_CONNECTED));
+	return 0;
+
+err_close:
+	pvio_ivshmem_client_close(h->cl);
+	h->cl = NULL;
+	return ret;
+}
+
+static void hf_connect(struct hf *h, const char *sock)
+{
+	char err[256];
+
+	if (hf_try_connect(h, sock, err, sizeof(err)))
+		fail("%s", err);
 }
 
 static void hf_close(struct hf *h, bool orderly)
@@ -714,6 +776,88 @@ static int mode_twofront(const char *sock)
 	return 0;
 }
 
+/* Does @needle (@n bytes) occur in @hay (@len bytes)? */
+static bool contains(const unsigned char *hay, uint64_t len,
+		     const unsigned char *needle, size_t n)
+{
+	uint64_t i;
+
+	for (i = 0; i + n <= len; i += 512)
+		if (!memcmp(hay + i, needle, n))
+			return true;
+	return false;
+}
+
+static int mode_revoke(const char *sock)
+{
+	static unsigned char want[8192];
+	struct pvio_region_hdr *oh;
+	unsigned char *old;
+	struct pvio_blk_req r;
+	struct pvio_ring_shared *osh;
+	struct hf a, b;
+	uint32_t oldgen;
+	unsigned int i;
+
+	hf_connect(&a, sock);
+	hf_write_read(&a, 1, 512, 8192, 21, 0);
+	/* A second mapping of the same pages, which closing the client does
+	 * not undo: what a peer that kept its memfd would have. */
+	old = mremap(a.mem, 0, a.size, MREMAP_MAYMOVE);
+	if (old == MAP_FAILED)
+		fail("mremap: %s", strerror(errno));
+	oh = (struct pvio_region_hdr *)old;
+	oldgen = pvio_le32_to_cpu(oh->back.generation);
+	hf_close(&a, false); /* vanish */
+
+	hf_connect(&b, sock);
+	note("next frontend connected, generation %u (the old mapping says %u)",
+	     b.gen, oldgen);
+	/* The next frontend's data: a pattern the old mapping must not see,
+	 * in the buffer and on disk. */
+	hf_write_read(&b, 3, 4096, 8192, 22, 0);
+	{
+		uint64_t x = 0x9e3779b97f4a7c15ull;
+
+		for (i = 0; i < sizeof(want); i++) {
+			x ^= x << 13;
+			x ^= x >> 7;
+			x ^= x << 17;
+			want[i] = (unsigned char)x;
+		}
+	}
+	memcpy(b.data, want, sizeof(want));
+	if (contains(old, a.size, want, 512))
+		fail("the old mapping sees the next frontend's data");
+	if (pvio_le32_to_cpu(oh->back.generation) != oldgen)
+		fail("the old mapping sees the next frontend's header (generation %u)",
+		     pvio_le32_to_cpu(oh->back.generation));
+	note("ok: the old mapping sees nothing of the next frontend");
+
+	/* Forge through the old mapping: requests on queue 0 with a big
+	 * producer index, and a CLOSING state. The next frontend's device
+	 * must not notice. */
+	osh = (struct pvio_ring_shared *)(old + a.info.queues[0].req_ring_off);
+	for (i = 0; i < 4; i++) {
+		r = mkreq(40 + i, PVIO_BLK_OP_WRITE, 4096, 16);
+		addseg(&r, 0, 8192);
+		memcpy(old + a.info.queues[0].req_ring_off + PVIO_RING_ENTRIES_OFFSET +
+		       i * sizeof(r), &r, sizeof(r));
+	}
+	memset(old + a.info.queues[0].data_off, 0x5a, 8192);
+	pvio_store_release(&osh->prod, pvio_cpu_to_le32(1000));
+	pvio_store_release(&oh->front.state, pvio_cpu_to_le32(PVIO_STATE_CLOSING));
+	usleep(300 * 1000);
+	if (hf_back_state(&b) != PVIO_STATE_CONNECTED)
+		fail("the next frontend's device left CONNECTED (state %u)",
+		     hf_back_state(&b));
+	hf_write_read(&b, 5, 4096, 8192, 23, 0);
+	note("ok: forged requests and state in the old mapping reached nothing");
+	munmap(old, a.size);
+	hf_close(&b, true);
+	return 0;
+}
+
 static int mode_stream(const char *sock, const char *expect)
 {
 	static unsigned char want[4 * 131072];
@@ -774,6 +918,449 @@ static int mode_stream(const char *sock, const char *expect)
 	}
 }
 
+/* Connect/leave cycles: every one costs the backend a session. */
+static int mode_cycle(const char *sock, long long ms)
+{
+	long long end = now_ms() + ms;
+	unsigned long n = 0;
+	struct hf h;
+
+	while (now_ms() < end) {
+		hf_connect(&h, sock);
+		hf_close(&h, n % 2 == 0);
+		n++;
+	}
+	printf("cycles %lu\n", n);
+	return 0;
+}
+
+/* Ring one doorbell in a tight loop; the device must keep working. */
+static int mode_ring_flood(const char *sock, long long ms, bool control)
+{
+	long long end = now_ms() + ms;
+	unsigned long n = 0;
+	struct hf h;
+	int ret;
+
+	hf_connect(&h, sock);
+	while (now_ms() < end) {
+		unsigned int i;
+
+		for (i = 0; i < 256; i++) {
+			ret = pvio_ivshmem_client_notify(h.cl, 0, control ?
+							 PVIO_VECTOR_CONTROL : h.qvec);
+			if (ret)
+				fail("ringing: %s", strerror(-ret));
+		}
+		n += i;
+	}
+	printf("rings %lu\n", n);
+	hf_read_ok(&h, 700);
+	hf_close(&h, true);
+	return 0;
+}
+
+/* Reads of 4 KiB at queue depth 1, counted. */
+static int mode_iops(const char *sock, long long ms)
+{
+	long long end = now_ms() + ms;
+	struct pvio_blk_rsp rsp;
+	unsigned long n = 0;
+	struct hf h;
+	int ret;
+
+	hf_connect(&h, sock);
+	while (now_ms() < end) {
+		struct pvio_blk_req r = mkreq((uint32_t)(n % 64), PVIO_BLK_OP_READ,
+					      (n * 8) % 2048, 8);
+
+		addseg(&r, 0, 4096);
+		hf_put(&h, &r);
+		hf_kick(&h);
+		ret = hf_get_rsp(&h, &rsp, HF_TIMEOUT_MS);
+		if (ret)
+			fail("iops read %lu: %s", n, strerror(-ret));
+		if (rsp.status)
+			fail("iops read %lu: status %u", n, pvio_le16_to_cpu(rsp.status));
+		n++;
+	}
+	printf("iops %lu\n", n * 1000 / (unsigned long)ms);
+	hf_close(&h, true);
+	return 0;
+}
+
+/*
+ * Scribble mode: IO with several requests in flight while random bytes of
+ * everything the backend reads from this side are rewritten under it: the
+ * frontend's half of the header (now and then any header byte), the block
+ * config, the request ring's indices and entries (mostly the ones just
+ * published), the response ring's consumer line, the indirect tables and
+ * the payloads; and now and then a burst of doorbells. What the backend
+ * answers is counted, never checked. A session ends when the backend
+ * closes the device, drops the connection, breaks a ring from this side's
+ * point of view or leaves requests unanswered for SC_STALL_MS; then the
+ * next session starts, until the time is up.
+ */
+#define SC_SLOTS 8u            /* requests in flight at most */
+#define SC_MAX_SLOT 131072u    /* data bytes per request at most */
+#define SC_TABLE 512u          /* bytes of indirect table per slot */
+#define SC_STALL_MS 3000
+#define SC_RECONNECT_MS 10000
+
+struct sc_stats {
+	unsigned long sent, answered, errors, stray, sessions, scribbles;
+	unsigned long bursts, closed, dropped, broken, rsp_broken, stalled;
+	unsigned long reconnect_failed;
+};
+
+struct sc_sess {
+	struct hf h;
+	uint32_t slot_bytes;          /* data bytes of each slot */
+	uint64_t tab_off;             /* data-area offset of the tables */
+	uint32_t inflight[SC_SLOTS];  /* id + 1 of the slot's request, 0 free */
+	unsigned int busy;
+	uint32_t seq;
+	unsigned long sent, answered; /* this session's */
+	long long last_progress;
+};
+
+static uint64_t sc_x;
+
+/* xorshift64*: a seed replays the same run. */
+static uint32_t sc_rand(void)
+{
+	sc_x ^= sc_x >> 12;
+	sc_x ^= sc_x << 25;
+	sc_x ^= sc_x >> 27;
+	return (uint32_t)((sc_x * 0x2545f4914f6cdd1dull) >> 32);
+}
+
+static uint64_t sc_rand64(void)
+{
+	return (uint64_t)sc_rand() << 32 | sc_rand();
+}
+
+/* Lay the session's slots out in the data area of queue 0. */
+static void sc_layout(struct sc_sess *s)
+{
+	uint64_t per = (s->h.data_size - SC_SLOTS * SC_TABLE) / SC_SLOTS;
+
+	if (per > SC_MAX_SLOT)
+		per = SC_MAX_SLOT;
+	s->slot_bytes = (uint32_t)(per & ~4095ull);
+	s->tab_off = (uint64_t)SC_SLOTS * s->slot_bytes;
+	memset(s->inflight, 0, sizeof(s->inflight));
+	s->busy = 0;
+	s->sent = 0;
+	s->answered = 0;
+	s->last_progress = now_ms();
+}
+
+/* One random request into a free slot; returns pvio_prod_put()'s value. */
+static int sc_submit(struct sc_sess *s, struct sc_stats *st)
+{
+	struct hf *h = &s->h;
+	uint32_t max_sectors = s->slot_bytes / 512, sectors, id, k, i;
+	unsigned int slot, nseg;
+	uint64_t base, sector;
+	struct pvio_blk_seg *tab;
+	struct pvio_blk_req r;
+	uint16_t op;
+	int ret;
+
+	for (slot = 0; slot < SC_SLOTS && s->inflight[slot]; slot++)
+		;
+	if (slot == SC_SLOTS || !max_sectors)
+		return -ENOSPC;
+	id = s->seq++ * SC_SLOTS + slot;
+	base = (uint64_t)slot * s->slot_bytes;
+	sectors = 1 + sc_rand() % max_sectors;
+	if (sc_rand() % 20 == 0 || h->capacity <= sectors)
+		sector = h->capacity - sc_rand() % 16; /* at or past the end */
+	else
+		sector = sc_rand64() % (h->capacity - sectors + 1);
+	k = sc_rand() % 100;
+	op = k < 45 ? PVIO_BLK_OP_READ : k < 85 ? PVIO_BLK_OP_WRITE :
+	     k < 90 ? PVIO_BLK_OP_FLUSH : k < 94 ? PVIO_BLK_OP_DISCARD :
+	     k < 97 ? PVIO_BLK_OP_WRITE_ZEROES : PVIO_BLK_OP_GET_ID;
+	r = mkreq(id, op, sector, sectors);
+	switch (op) {
+	case PVIO_BLK_OP_READ:
+	case PVIO_BLK_OP_WRITE:
+		if (op == PVIO_BLK_OP_WRITE) {
+			memset(h->data + base, (int)(id & 0xff), (size_t)sectors * 512);
+			if (sc_rand() % 4 == 0)
+				r.flags = pvio_cpu_to_le16(PVIO_BLK_REQ_F_FUA);
+		}
+		nseg = 1 + sc_rand() % 32;
+		if (nseg > sectors)
+			nseg = sectors;
+		if (nseg <= PVIO_BLK_INLINE_SEGS && sc_rand() % 2) {
+			tab = r.seg;
+		} else {
+			tab = (struct pvio_blk_seg *)(h->data + s->tab_off +
+						      (uint64_t)slot * SC_TABLE);
+			r.flags |= pvio_cpu_to_le16(PVIO_BLK_REQ_F_INDIRECT);
+			r.seg[0].offset = pvio_cpu_to_le32((uint32_t)
+				(s->tab_off + (uint64_t)slot * SC_TABLE));
+			r.seg[0].len = pvio_cpu_to_le32(nseg * 8);
+		}
+		for (i = 0, k = 0; i < nseg; i++) {
+			uint32_t n = sectors / nseg + (i < sectors % nseg);
+
+			tab[i].offset = pvio_cpu_to_le32((uint32_t)(base + k * 512ull));
+			tab[i].len = pvio_cpu_to_le32(n * 512);
+			k += n;
+		}
+		r.nr_segs = pvio_cpu_to_le16((uint16_t)nseg);
+		break;
+	case PVIO_BLK_OP_FLUSH:
+		r.sector = 0;
+		r.nr_sectors = 0;
+		break;
+	case PVIO_BLK_OP_GET_ID:
+		r.sector = 0;
+		r.nr_sectors = 0;
+		addseg(&r, (uint32_t)base, 512);
+		break;
+	default: /* discard, write-zeroes: a range and no data */
+		break;
+	}
+	ret = pvio_prod_put(h->req, &r, sizeof(r));
+	if (ret)
+		return ret;
+	s->inflight[slot] = id + 1;
+	s->busy++;
+	s->sent++;
+	st->sent++;
+	return 0;
+}
+
+/* Take every answer there is; returns 0 or the ring's error. Only the
+ * backend writes the response ring's producer line and entries, and this
+ * side never scribbles them, so an error here is the backend's. */
+static int sc_reap(struct sc_sess *s, struct sc_stats *st)
+{
+	struct pvio_blk_rsp rsp;
+	uint32_t id, slot;
+	int n;
+
+	for (;;) {
+		n = pvio_cons_avail(s->h.rsp);
+		if (n <= 0)
+			return n;
+		while (n-- > 0) {
+			if (pvio_cons_get(s->h.rsp, &rsp, sizeof(rsp)))
+				return -EPROTO;
+			st->answered++;
+			s->answered++;
+			if (rsp.status)
+				st->errors++;
+			id = pvio_le32_to_cpu(rsp.id);
+			slot = id % SC_SLOTS;
+			if (s->inflight[slot] == id + 1) {
+				s->inflight[slot] = 0;
+				s->busy--;
+			} else {
+				st->stray++;
+			}
+		}
+		pvio_cons_release(s->h.rsp);
+		s->last_progress = now_ms();
+		/* An answer under a scribbled id frees no slot; once there are
+		 * as many answers as requests, every slot is free. */
+		if (s->answered >= s->sent) {
+			memset(s->inflight, 0, sizeof(s->inflight));
+			s->busy = 0;
+		}
+	}
+}
+
+/* A few random bytes somewhere the backend reads from this side. */
+static void sc_scribble(struct sc_sess *s, struct sc_stats *st)
+{
+	struct hf *h = &s->h;
+	const struct pvio_region_queue *d = &h->info.queues[0];
+	unsigned int n = 1 + sc_rand() % 4, k;
+	unsigned char *p;
+	uint64_t span;
+
+	while (n--) {
+		k = sc_rand() % 100;
+		if (k < 20) {         /* the frontend's side: state, features, ... */
+			p = (unsigned char *)&h->hdr->front;
+			span = sizeof(h->hdr->front);
+		} else if (k < 25) {  /* anywhere in the header */
+			p = h->mem;
+			span = PVIO_REGION_HDR_SIZE;
+		} else if (k < 33) {  /* the class config */
+			p = h->hdr->config;
+			span = PVIO_CONFIG_SIZE;
+		} else if (k < 43) {  /* request ring: prod/cons_event or cons/prod_event */
+			p = h->mem + d->req_ring_off + (sc_rand() % 2) * PVIO_CACHELINE;
+			span = 8;
+		} else if (k < 58) {  /* the entries just published */
+			p = h->mem + d->req_ring_off + PVIO_RING_ENTRIES_OFFSET +
+			    (uint64_t)((h->req->pub - 1 - sc_rand() % 4) & h->req->mask) *
+			    d->req_entry_size;
+			span = d->req_entry_size;
+		} else if (k < 65) {  /* any request entry */
+			p = h->mem + d->req_ring_off + PVIO_RING_ENTRIES_OFFSET;
+			span = (uint64_t)d->req_entries * d->req_entry_size;
+		} else if (k < 70) {  /* response ring: the consumer's line */
+			p = h->mem + d->rsp_ring_off + PVIO_CACHELINE;
+			span = 8;
+		} else if (k < 82) {  /* indirect tables */
+			p = h->data + s->tab_off;
+			span = (uint64_t)SC_SLOTS * SC_TABLE;
+		} else {              /* payloads */
+			p = h->data;
+			span = (uint64_t)SC_SLOTS * s->slot_bytes;
+		}
+		if (!span)
+			continue;
+		PVIO_WRITE_ONCE(p[sc_rand64() % span], (unsigned char)sc_rand());
+		st->scribbles++;
+	}
+}
+
+/* Ring doorbells in a burst; returns -EPIPE if the backend is gone. */
+static int sc_burst(struct sc_sess *s, struct sc_stats *st)
+{
+	unsigned int n = 16 + sc_rand() % 256;
+
+	st->bursts++;
+	while (n--)
+		if (pvio_ivshmem_client_notify(s->h.cl, 0, sc_rand() % (s->h.nq + 1)))
+			return -EPIPE;
+	return 0;
+}
+
+/* Leave the session, orderly now and then, never waiting long. */
+static void sc_leave(struct sc_sess *s, bool connected)
+{
+	struct hf *h = &s->h;
+
+	if (connected && sc_rand() % 2) {
+		pvio_store_release(&h->hdr->front.state,
+				   pvio_cpu_to_le32(PVIO_STATE_CLOSING));
+		pvio_ivshmem_client_notify(h->cl, 0, PVIO_VECTOR_CONTROL);
+		if (!hf_wait_back(h, PVIO_STATE_CLOSED, 2000))
+			pvio_store_release(&h->hdr->front.state,
+					   pvio_cpu_to_le32(PVIO_STATE_CLOSED));
+	}
+	pvio_ivshmem_client_close(h->cl);
+	h->cl = NULL;
+}
+
+/* One session's IO until it ends or @end passes. */
+static void sc_session(struct sc_sess *s, struct sc_stats *st, long long end)
+{
+	struct hf *h = &s->h;
+	bool connected = true;
+	struct pollfd p[2];
+	uint64_t cnt;
+	int ret;
+
+	sc_layout(s);
+	while (now_ms() < end) {
+		if (hf_back_state(h) != PVIO_STATE_CONNECTED) {
+			st->closed++;
+			connected = false;
+			break;
+		}
+		if (sc_reap(s, st)) {
+			st->rsp_broken++;
+			break;
+		}
+		ret = 0;
+		while (s->busy < SC_SLOTS && !(ret = sc_submit(s, st)))
+			;
+		if (ret == -EPROTO) {
+			st->broken++;
+			break;
+		}
+		if (pvio_prod_publish(h->req) &&
+		    pvio_ivshmem_client_notify(h->cl, 0, h->qvec)) {
+			st->dropped++;
+			connected = false;
+			break;
+		}
+		if (sc_rand() % 4 == 0)
+			sc_scribble(s, st);
+		if (sc_rand() % 128 == 0 && sc_burst(s, st)) {
+			st->dropped++;
+			connected = false;
+			break;
+		}
+		if (s->busy && now_ms() - s->last_progress > SC_STALL_MS) {
+			st->stalled++;
+			break;
+		}
+		ret = pvio_cons_arm(h->rsp, 0);
+		if (ret < 0) {
+			st->rsp_broken++;
+			break;
+		}
+		if (ret > 0)
+			continue;
+		p[0].fd = pvio_ivshmem_client_vector_fd(h->cl, h->qvec);
+		p[0].events = POLLIN;
+		p[1].fd = pvio_ivshmem_client_fd(h->cl);
+		p[1].events = POLLIN;
+		if (poll(p, 2, 5) <= 0)
+			continue;
+		if ((p[0].revents & POLLIN) && read(p[0].fd, &cnt, sizeof(cnt)) < 0)
+			cnt = 0;
+		if ((p[1].revents & (POLLIN | POLLHUP)) &&
+		    pvio_ivshmem_client_handle(h->cl) < 0) {
+			st->dropped++;
+			connected = false;
+			break;
+		}
+	}
+	sc_leave(s, connected);
+}
+
+static int mode_scribble(const char *sock, long long seconds, uint64_t seed)
+{
+	long long end = now_ms() + seconds * 1000, give_up;
+	static struct sc_sess s;
+	struct sc_stats st;
+	char err[256];
+
+	memset(&st, 0, sizeof(st));
+	sc_x = seed ? seed : 1;
+	hf_connect(&s.h, sock); /* the first session must work */
+	hf_mute = true;
+	note("scribbling on %s for %lld s, seed %" PRIu64, sock, seconds, seed);
+	for (;;) {
+		st.sessions++;
+		sc_session(&s, &st, end);
+		if (now_ms() >= end)
+			break;
+		/* The backend may need a moment to notice that we left. */
+		give_up = now_ms() + SC_RECONNECT_MS;
+		while (hf_try_connect(&s.h, sock, err, sizeof(err))) {
+			if (now_ms() > give_up) {
+				st.reconnect_failed++;
+				note("reconnecting: %s", err);
+				break;
+			}
+			usleep(20 * 1000);
+		}
+		if (!s.h.cl)
+			break;
+	}
+	printf("scribble: sessions %lu sent %lu answered %lu errors %lu stray %lu "
+	       "scribbles %lu bursts %lu closed %lu dropped %lu broken %lu "
+	       "rsp-broken %lu stalled %lu reconnect-failed %lu seed %" PRIu64 "\n",
+	       st.sessions, st.sent, st.answered, st.errors, st.stray,
+	       st.scribbles, st.bursts, st.closed, st.dropped, st.broken,
+	       st.rsp_broken, st.stalled, st.reconnect_failed, seed);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	setvbuf(stdout, NULL, _IOLBF, 0);
@@ -793,9 +1380,24 @@ int main(int argc, char **argv)
 		return mode_ro(argv[2]);
 	if (argc == 3 && !strcmp(argv[1], "twofront"))
 		return mode_twofront(argv[2]);
+	if (argc == 3 && !strcmp(argv[1], "revoke"))
+		return mode_revoke(argv[2]);
 	if (argc == 4 && !strcmp(argv[1], "stream"))
 		return mode_stream(argv[2], argv[3]);
-	fprintf(stderr, "usage: %s hostile RW_SOCK RO_SOCK | good SOCK EXPECT | mq SOCK QUEUES | flood SOCK | ro SOCK | twofront SOCK | stream SOCK EXPECT\n",
+	if (argc == 4 && !strcmp(argv[1], "cycle"))
+		return mode_cycle(argv[2], atoll(argv[3]));
+	if (argc == 4 && !strcmp(argv[1], "ctlflood"))
+		return mode_ring_flood(argv[2], atoll(argv[3]), true);
+	if (argc == 4 && !strcmp(argv[1], "qflood"))
+		return mode_ring_flood(argv[2], atoll(argv[3]), false);
+	if (argc == 4 && !strcmp(argv[1], "iops") && atoll(argv[3]) > 0)
+		return mode_iops(argv[2], atoll(argv[3]));
+	if ((argc == 4 || argc == 5) && !strcmp(argv[1], "scribble") &&
+	    atoll(argv[3]) > 0)
+		return mode_scribble(argv[2], atoll(argv[3]), argc == 5 ?
+				     strtoull(argv[4], NULL, 0) :
+				     (uint64_t)time(NULL) ^ (uint64_t)getpid() << 20);
+	fprintf(stderr, "usage: %s hostile RW_SOCK RO_SOCK | good SOCK EXPECT | mq SOCK QUEUES | flood SOCK | ro SOCK | twofront SOCK | revoke SOCK | stream SOCK EXPECT | cycle SOCK MS | ctlflood SOCK MS | qflood SOCK MS | iops SOCK MS | scribble SOCK SECONDS [SEED]\n",
 		argv[0]);
 	return 2;
 }

@@ -3,21 +3,28 @@
  * ivshmem_region - serve a pvio block region over the ivshmem server, for
  * guest tests of the ivshmem transport module (tests/suites/55-*).
  *
- * Usage: ivshmem_region [-m pvio|zero|corrupt] [-s SIZE] [-v VECTORS]
- *                       [-p MS] SOCKET
+ * Usage: ivshmem_region [-m pvio|zero|corrupt|parked] [-s SIZE]
+ *                       [-v VECTORS] [-p MS] [-l MS] SOCKET
  *
  *   -m pvio     a valid block region with one queue on vector 1 (default)
  *   -m zero     an all-zero region: not pvio's
  *   -m corrupt  a pvio region whose queue 0 data area lies past the end
+ *   -m parked   the header a backend that is not ready yet leaves (magic,
+ *               revision, back.state INITIALISING); laid out as "pvio"
+ *               on the command "layout", or -l MS after the first peer
+ *               joined
  *   -s SIZE     region bytes, power of two (default 1 MiB)
  *   -v VECTORS  doorbells per peer, the QEMU device's `vectors` (default 2)
  *   -p MS       while a peer is connected, ring its vector 1 every MS ms
  *               (default 200; 0 = never)
+ *   -l MS       with -m parked: lay out MS ms after the first peer joined
  *
  * Prints "ready" once the socket listens, "peer N joined|left" as peers
- * come and go, and "doorbell vector N" each time a peer rings the server's
- * vector N. Reads commands from stdin: "ring V" rings vector V of every
- * connected peer. Runs until SIGTERM, SIGINT or "quit".
+ * come and go, "doorbell vector N" each time a peer rings the server's
+ * vector N, and "laid out" when a parked region is. Reads commands from
+ * stdin: "ring V" rings vector V of every connected peer; "layout" lays a
+ * parked region out and rings vector 0. Runs until SIGTERM, SIGINT or
+ * "quit".
  */
 #include <errno.h>
 #include <getopt.h>
@@ -42,6 +49,7 @@ struct region_state {
 	struct pvio_ivshmem_server *srv;
 	int peers[MAX_PEERS];
 	unsigned int nr_peers;
+	bool layout_now; /* "layout" read: lay the parked region out */
 };
 
 static void region_log(void *opaque, int level, const char *msg)
@@ -99,6 +107,10 @@ static int lay_out(void *mem, uint64_t size, const char *mode)
 
 	if (!strcmp(mode, "zero"))
 		return 0; /* the server's memfd starts zeroed */
+	if (!strcmp(mode, "parked")) {
+		pvio_region_park(mem, 0);
+		return 0;
+	}
 	pvio_blk_config_from_limits(&(struct pvio_blk_limits){
 		.capacity = 2048, .logical_block_size = 512,
 		.physical_block_size = 4096, .max_segments = 16,
@@ -134,6 +146,10 @@ static int command(struct region_state *st, const char *line)
 	}
 	if (!strncmp(line, "quit", 4))
 		return 1;
+	if (!strncmp(line, "layout", 6)) {
+		st->layout_now = true;
+		return 0;
+	}
 	printf("unknown command: %s", line);
 	return 0;
 }
@@ -147,19 +163,20 @@ int main(int argc, char **argv)
 	};
 	struct pollfd pfd[3 + PVIO_IVSHMEM_MAX_VECTORS];
 	const char *mode = "pvio";
-	int64_t period = 200, next;
+	int64_t period = 200, next, late_ms = 0, layout_at = 0;
 	unsigned int i, nfd;
 	bool stdin_open = true;
 	char line[128];
 	sigset_t sigs;
 	int opt, ret, sfd;
 
-	while ((opt = getopt(argc, argv, "m:s:v:p:")) != -1) {
+	while ((opt = getopt(argc, argv, "m:s:v:p:l:")) != -1) {
 		switch (opt) {
 		case 'm': mode = optarg; break;
 		case 's': o.region_size = strtoull(optarg, NULL, 0); break;
 		case 'v': o.vectors = (unsigned int)strtoul(optarg, NULL, 0); break;
 		case 'p': period = strtoll(optarg, NULL, 0); break;
+		case 'l': late_ms = strtoll(optarg, NULL, 0); break;
 		default: goto usage;
 		}
 	}
@@ -202,10 +219,19 @@ int main(int argc, char **argv)
 
 	for (;;) {
 		int64_t wait = period > 0 ? next - now_ms() : -1;
+		int timeout = period > 0 ? (wait > 0 ? (int)wait : 0) : -1;
 
 		if (!stdin_open)
 			pfd[2].fd = -1;
-		if (poll(pfd, nfd, period > 0 ? (wait > 0 ? (int)wait : 0) : -1) < 0) {
+
+		if (layout_at > 0) {
+			int64_t left = layout_at - now_ms();
+			int lt = left > 0 ? (int)left : 0;
+
+			if (timeout < 0 || lt < timeout)
+				timeout = lt;
+		}
+		if (poll(pfd, nfd, timeout) < 0) {
 			if (errno == EINTR)
 				continue;
 			perror("poll");
@@ -219,12 +245,23 @@ int main(int argc, char **argv)
 				fprintf(stderr, "ivshmem_region: %s\n", strerror(-ret));
 				break;
 			}
+			if (!strcmp(mode, "parked") && late_ms > 0 &&
+			    !layout_at && st.nr_peers)
+				layout_at = now_ms() + late_ms;
 		}
 		if (stdin_open && pfd[2].revents) {
 			if (!fgets(line, sizeof(line), stdin))
 				stdin_open = false;
 			else if (command(&st, line))
 				break;
+		}
+		if (st.layout_now || (layout_at > 0 && now_ms() >= layout_at)) {
+			st.layout_now = false;
+			layout_at = -1;
+			ret = lay_out(pvio_ivshmem_server_mem(st.srv),
+				      o.region_size, "pvio");
+			printf(ret ? "layout failed\n" : "laid out\n");
+			ring_peers(&st, 0);
 		}
 		for (i = 0; i < o.vectors; i++) {
 			uint64_t cnt;
@@ -246,7 +283,7 @@ int main(int argc, char **argv)
 	return 0;
 
 usage:
-	fprintf(stderr, "usage: %s [-m pvio|zero|corrupt] [-s SIZE] [-v VECTORS] [-p MS] SOCKET\n",
+	fprintf(stderr, "usage: %s [-m pvio|zero|corrupt|parked] [-s SIZE] [-v VECTORS] [-p MS] [-l MS] SOCKET\n",
 		argv[0]);
 	return 2;
 }

@@ -7,7 +7,7 @@ KERNEL_VM_RUN=$TOP/tests/vm/pvio-vm-run
 # Print a SKIP line and return 77 unless modules can be built here.
 kernel_can_build() {
 	if ! "$TOP/tools/pvio-kdir" >/dev/null; then
-		echo "SKIP: no kernel headers with a matching /boot/vmlinuz (tools/pvio-deps)"
+		echo "SKIP: no guest kernel with headers (run tools/pvio-deps)"
 		return 77
 	fi
 	if ! command -v sparse >/dev/null; then
@@ -51,7 +51,7 @@ kernel_build_w1_sparse() {
 	for ko in ring/pvio_ring_test.ko hypercall/kernel/pvio_core.ko \
 		hypercall/kernel/pvio_ivshmem.ko hypercall/kernel/pvio_loop.ko \
 		hypercall/kernel/pvio_host.ko hypercall/kernel/pvio_class_test.ko \
-		front/pvblk/pvblk.ko back/pvblkback/pvblkback.ko; do
+		front/pvblk/pvblk.ko back/pvblkback/pvblkback.ko front/pvnet/pvnet.ko; do
 		if [ ! -f "$dir/$ko" ]; then
 			echo "kmod-build-w1-sparse: $ko was not built"
 			return 1
@@ -126,8 +126,46 @@ kernel_vm_harness_warning() {
 }
 
 # Every kernel with headers and image (Debian's 6.1 and 6.12 here).
+# The DKMS path of the README, against headers $1: make install stages the
+# sources and dkms.conf, Debian's dkms adds and builds them in a private
+# DKMS tree (nothing under /var/lib/dkms or /lib/modules; unsigned, so dkms
+# makes no signing key either), and every module it is to install is there
+# with the kernel's vermagic.
+kernel_dkms_build() {
+	kernel_can_build || return
+	command -v dkms >/dev/null || { echo "SKIP: dkms not installed (tools/pvio-deps)"; return 77; }
+	local kdir=$1 ver=${1##*/linux-headers-} w m ko got rc pv
+	pv=$(make -s -C "$TOP" --no-print-directory version) && [ -n "$pv" ] ||
+		{ echo "make version printed nothing"; return 1; }
+	w=$TOP/build/dkms-$ver
+	rm -rf "$w" && mkdir -p "$w/tree" || return 1
+	make -s -C "$TOP" install DESTDIR="$w/root" PREFIX=/usr >"$w/install.log" 2>&1 ||
+		{ cat "$w/install.log"; echo "make install failed"; return 1; }
+	[ -f "$w/root/usr/src/pvio-$pv/dkms.conf" ] || { echo "no dkms.conf in /usr/src/pvio-$pv"; return 1; }
+	dkms add -m pvio -v "$pv" --dkmstree "$w/tree" --sourcetree "$w/root/usr/src" ||
+		{ echo "dkms add failed"; return 1; }
+	sign_file=/nonexistent dkms build -m pvio -v "$pv" -k "$ver" --dkmstree "$w/tree" \
+		--sourcetree "$w/root/usr/src" --kernelsourcedir "$kdir" >"$w/build.log" 2>&1
+	rc=$?
+	tail -n 5 "$w/build.log"
+	[ $rc -eq 0 ] || { cat "$w/tree/pvio/$pv/build/make.log" 2>/dev/null | tail -n 30; echo "dkms build failed ($rc)"; return 1; }
+	for m in pvio_core pvio_ivshmem pvio_loop pvio_host pvblk pvblkback pvnet; do
+		ko=$(ls "$w/tree/pvio/$pv/$ver"/*/module/"$m".ko* 2>/dev/null | head -n 1)
+		[ -n "$ko" ] || { echo "dkms built no $m"; return 1; }
+		case $ko in
+		*.xz) xz -dc "$ko" >"$w/$m.ko" ;;
+		*) cp "$ko" "$w/$m.ko" ;;
+		esac
+		got=$(modinfo -F vermagic "$w/$m.ko" | awk '{ print $1 }')
+		[ "$got" = "$ver" ] || { echo "$m: vermagic '$got', want $ver"; return 1; }
+	done
+	echo "dkms built pvio/$pv for $ver: 7 modules, vermagic $ver"
+	rm -rf "$w"
+}
+
 for kdir in $("$TOP/tools/pvio-kdir" --all); do
 	t_run "kmod-build-w1-sparse-${kdir##*/linux-headers-}" kernel_build_w1_sparse "$kdir"
+	t_run "kmod-dkms-${kdir##*/linux-headers-}" kernel_dkms_build "$kdir"
 done
 unset kdir
 t_run vm-ring-selftest kernel_vm_ring_selftest

@@ -66,3 +66,53 @@ ringbench_bad_option() {
 	"$bench" --help | grep -q '^EXIT STATUS' || { echo "--help incomplete"; return 1; }
 }
 t_run ringbench-bad-option ringbench_bad_option
+
+# Manual pages (make man, tools/pvio-man): one for every program and every
+# executable in tools/, each well-formed roff (groff -ww prints nothing),
+# its NAME line one whatis(1) can parse, with a DESCRIPTION or OPTIONS
+# section.
+man_pages() {
+	local out=$TOP/build/man p n bad=0 t w
+	make -C "$TOP" -s man || { echo "make man failed"; return 1; }
+	for t in "$TOP"/tools/* "$TOP/build/pvio-backd" "$TOP/build/pvio-bench" \
+		"$TOP/build/pvio-ringbench"; do
+		[ -f "$t" ] && [ -x "$t" ] || continue
+		n=$(basename "$t")
+		p=$(ls "$out/$n".[18] 2>/dev/null | head -n 1)
+		if [ -z "$p" ]; then
+			echo "no manual page for $n"
+			bad=1
+			continue
+		fi
+		w=$(groff -man -Tutf8 -ww -z "$p" 2>&1)
+		[ -z "$w" ] || { echo "$n: groff: $w"; bad=1; }
+		lexgrog "$p" | grep -q "\"$n - " || { echo "$n: no whatis line: $(lexgrog "$p")"; bad=1; }
+		grep -qE '^\.SH (DESCRIPTION|OPTIONS)$' "$p" || { echo "$n: no DESCRIPTION or OPTIONS"; bad=1; }
+		echo "$n: $(basename "$p") ok"
+	done
+	return $bad
+}
+t_run man-pages man_pages
+
+# tools/pvio-netbench and tools/pvio-demo --net: a manual-shaped --help,
+# and bad command lines refused with exit 2 and a message before anything
+# is set up (the benchmark itself is timed and runs by hand).
+netbench_cli() {
+	local nb=$TOP/tools/pvio-netbench err rc args
+	"$nb" --help | grep -q '^EXIT STATUS' || { echo "--help incomplete"; return 1; }
+	for args in "--no-such-option" "--rounds 0" "--time x" "--queues 9" \
+		"--vhost maybe" "--only tcp-tx,nope" "--pings" "stray"; do
+		# shellcheck disable=SC2086 # word splitting wanted
+		err=$("$nb" $args 2>&1 >/dev/null)
+		rc=$?
+		echo "[$args] exit $rc: $err"
+		[ "$rc" -eq 2 ] || { echo "want exit 2"; return 1; }
+		[ -n "$err" ] || { echo "want a message"; return 1; }
+	done
+	err=$("$TOP/tools/pvio-demo" --net --rounds 0 2>&1 >/dev/null)
+	rc=$?
+	echo "[pvio-demo --net --rounds 0] exit $rc: $err"
+	[ "$rc" -eq 2 ] && [[ $err == *pvio-netbench* ]] ||
+		{ echo "pvio-demo --net does not hand its options to pvio-netbench"; return 1; }
+}
+t_run netbench-cli netbench_cli

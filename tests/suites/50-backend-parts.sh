@@ -21,6 +21,7 @@ for san in '' tsan asan; do
 	sfx=${san:+-$san}
 	t_cmocka "unit-ivshmem-proto$sfx" "$dir/hypercall/test_ivshmem_proto"
 	t_cmocka "unit-blk-proto$sfx" "$dir/ring/test_blk_proto"
+	t_cmocka "unit-net-proto$sfx" "$dir/ring/test_net_proto"
 	t_cmocka "unit-region$sfx" "$dir/ring/test_region"
 	t_cmocka "unit-handshake$sfx" "$dir/ring/test_handshake"
 	t_cmocka "unit-compat$sfx" "$dir/ring/test_compat"

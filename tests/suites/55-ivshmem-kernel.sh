@@ -19,7 +19,7 @@ ivsk_build_module() {
 	t_kmod_build "$IVSK_KVER"
 }
 
-# Boot the guest once with four devices; later calls return the first
+# Boot the guest once with five devices; later calls return the first
 # boot's status. Host helper logs: $IVSK_LOG.<name>.log.
 ivsk_boot() {
 	if [ -n "$IVSK_BOOTED" ]; then
@@ -28,6 +28,7 @@ ivsk_boot() {
 	IVSK_BOOTED=1 IVSK_RC=1
 	local helper=$TOP/build/tests/progs/ivshmem_region tmp rc name mode vec slot period spec
 	local -a pids=() qargs=()
+	local park_fd watcher
 	t_guest_can_boot || { IVSK_RC=77; return 77; }
 	make -C "$TOP" -s build/tests/progs/ivshmem_region || return 1
 	ivsk_build_module || return 1
@@ -43,15 +44,30 @@ ivsk_boot() {
 			--qemu-arg -device
 			--qemu-arg "ivshmem-doorbell,chardev=$name,vectors=$vec,addr=0x$slot")
 	done
-	if ! t_wait_ready '^ready' "$IVSK_LOG".{pvio,zero,corrupt,few}.log; then
+	# The parked region is laid out when the guest says it is ready for
+	# that: "layout" on the helper's stdin (a FIFO held open here).
+	mkfifo "$tmp/park.in" || return 1
+	exec {park_fd}<>"$tmp/park.in"
+	"$helper" -m parked -v 2 -p 0 "$tmp/park.sock" <"$tmp/park.in" \
+		>"$IVSK_LOG.park.log" 2>&1 &
+	pids+=($!)
+	qargs+=(--qemu-arg -chardev --qemu-arg "socket,path=$tmp/park.sock,id=park"
+		--qemu-arg -device
+		--qemu-arg "ivshmem-doorbell,chardev=park,vectors=2,addr=0x14")
+	if ! t_wait_ready '^ready' "$IVSK_LOG".{pvio,zero,corrupt,few,park}.log; then
 		t_stop "${pids[@]}"
+		exec {park_fd}>&-
 		rm -rf "$tmp"
 		return 1
 	fi
+	: >"$IVSK_LOG.console.log"
+	( t_wait_for "$IVSK_LOG.console.log" 'ivshmem-kernel: parked-ready-for-layout' 600 &&
+		echo layout >&"$park_fd" ) &
+	watcher=$!
 
 	local km
 	km=$(t_kmod_dir "$IVSK_KVER")/hypercall/kernel
-	"$TOP/tests/vm/pvio-vm-run" --kernel "/boot/vmlinuz-$IVSK_KVER" \
+	"$TOP/tests/vm/pvio-vm-run" --kernel "$(t_vmlinuz "$IVSK_KVER")" \
 		--module "$km/pvio_core.ko" --module "$km/pvio_ivshmem.ko" \
 		--module "$km/pvio_class_test.ko" \
 		--script "$TOP/tests/vm/guest/ivshmem-kernel.sh" \
@@ -59,6 +75,9 @@ ivsk_boot() {
 	rc=$?
 	# The helpers log "peer N left" when QEMU goes; give them a moment.
 	t_wait_for "$IVSK_LOG.pvio.log" '^peer [0-9]+ left' 5
+	kill "$watcher" 2>/dev/null
+	wait "$watcher" 2>/dev/null
+	exec {park_fd}>&-
 	t_stop "${pids[@]}"
 	rm -rf "$tmp"
 	IVSK_RC=$rc
@@ -103,9 +122,20 @@ ivsk_test_backend_role() {
 	echo "host: the backend device's doorbell on vector 1 seen"
 }
 
+# (d) a parked region waits for its backend, and binds once laid out.
+ivsk_test_parked() {
+	ivsk_require parked-waits parked-unbind parked-binds || return
+	if ! grep -q '^laid out$' "$IVSK_LOG.park.log"; then
+		echo "the helper never laid the parked region out ($IVSK_LOG.park.log)"
+		return 1
+	fi
+	grep 'parked region bound after' "$IVSK_LOG.console.log"
+}
+
 t_run vm-ivshmem-binds-pvio-region ivsk_test_pvio_region
 t_run vm-ivshmem-binds-class-driver ivsk_require class-after class-pins-core \
 	class-before transport-unload class-unload
 t_run vm-ivshmem-leaves-foreign-region ivsk_require foreign
 t_run vm-ivshmem-refuses-corrupt-header ivsk_require corrupt few-vectors
+t_run vm-ivshmem-waits-for-parked-region ivsk_test_parked
 t_run vm-ivshmem-backend-role ivsk_test_backend_role

@@ -92,7 +92,7 @@ pvblk_main_boot() {
 	watcher=$!
 
 	mapfile -t mods < <(pvblk_modules "$ver")
-	"$TOP/tests/vm/pvio-vm-run" --kernel "/boot/vmlinuz-$ver" \
+	"$TOP/tests/vm/pvio-vm-run" --kernel "$(t_vmlinuz "$ver")" \
 		"${mods[@]}" \
 		--kmod ext4 --kmod crc32c_generic --file /sbin/mkfs.ext4:/pvio/mkfs.ext4 \
 		--file "$fio:/pvio/fio" --file /etc/mke2fs.conf:/etc/mke2fs.conf \
@@ -207,7 +207,7 @@ pvblk_garbage_boot() {
 		return 1
 	fi
 	mapfile -t mods < <(pvblk_modules "$ver")
-	"$TOP/tests/vm/pvio-vm-run" --kernel "/boot/vmlinuz-$ver" \
+	"$TOP/tests/vm/pvio-vm-run" --kernel "$(t_vmlinuz "$ver")" \
 		"${mods[@]}" \
 		--script "$TOP/tests/vm/guest/pvblk-garbage.sh" --timeout 180 \
 		--log "$w/console.log" "${qargs[@]}"

@@ -41,7 +41,7 @@ pcore_probe_boot() {
 		rm -rf "$sock"
 		return 1
 	fi
-	"$TOP/tests/vm/pvio-vm-run" --kernel "/boot/vmlinuz-$ver" \
+	"$TOP/tests/vm/pvio-vm-run" --kernel "$(t_vmlinuz "$ver")" \
 		--module "$km/hypercall/kernel/pvio_core.ko" \
 		--module "$km/hypercall/kernel/pvio_ivshmem.ko" \
 		--module "$km/front/pvblk/pvblk.ko" \
@@ -68,7 +68,7 @@ pcore_loop_boot() {
 	t_guest_can_boot "$ver" || { PCORE_LOOP_RC[$ver]=77; return 77; }
 	t_kmod_build "$ver" || return 1
 	km=$(t_kmod_dir "$ver")
-	"$TOP/tests/vm/pvio-vm-run" --kernel "/boot/vmlinuz-$ver" \
+	"$TOP/tests/vm/pvio-vm-run" --kernel "$(t_vmlinuz "$ver")" \
 		--module "$km/hypercall/kernel/pvio_core.ko" \
 		--module "$km/hypercall/kernel/pvio_loop.ko" \
 		--module "$km/back/pvblkback/pvblkback.ko" \

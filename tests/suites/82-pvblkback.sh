@@ -59,7 +59,7 @@ pbb_boot() {
 	t_watch_discard "$w/console.log" "$w/fs.img" "$w/alloc" pvblkback-main &
 	watcher=$!
 
-	"$TOP/tests/vm/pvio-vm-run" --kernel "/boot/vmlinuz-$ver" \
+	"$TOP/tests/vm/pvio-vm-run" --kernel "$(t_vmlinuz "$ver")" \
 		--module "$dir/hypercall/kernel/pvio_core.ko" \
 		--module "$dir/back/pvblkback/pvblkback.ko" \
 		--module "$dir/hypercall/kernel/pvio_loop.ko" \

@@ -5,11 +5,11 @@
 # acts as the management domain: pvio_core.ko, pvio_host.ko and
 # pvblkback.ko from t_kmod_build, the ioctl errors (tests/progs/host_ioctl),
 # pvio-bench --verify over 256 MiB of a virtio-blk disk, the hostile
-# frontend programs against kernel-served files, then clean stops and
-# module unloads; pvio-vm-run fails a guest whose console shows
-# BUG/WARNING/Oops. After the boot the host compares the disk image with
-# the bytes pvio-bench --verify writes (--make-pattern), so the data is
-# checked from outside the backend.
+# frontend programs against kernel-served files (and the scribbling one
+# next to a good one), then clean stops and module unloads; pvio-vm-run
+# fails a guest whose console shows BUG/WARNING/Oops. After the boot the
+# host compares the disk image with the bytes pvio-bench --verify writes
+# (--make-pattern), so the data is checked from outside the backend.
 # Everything a run makes lives in build/host-attach-run.PID/. Sourced by
 # tests/run-all.
 
@@ -27,8 +27,9 @@ ha_boot() {
 	HA_BOOT_RC[$ver]=1
 	t_guest_can_boot "$ver" || { HA_BOOT_RC[$ver]=77; return 77; }
 	make -C "$TOP" -s build/pvio-backd build/pvio-bench \
-		build/tests/progs/hostile_frontend build/tests/progs/host_ioctl >/dev/null 2>&1
-	for p in pvio-backd pvio-bench tests/progs/hostile_frontend tests/progs/host_ioctl; do
+		build/tests/progs/hostile_frontend build/tests/progs/host_ioctl \
+		build/tests/progs/stamp >/dev/null 2>&1
+	for p in pvio-backd pvio-bench tests/progs/hostile_frontend tests/progs/host_ioctl tests/progs/stamp; do
 		[ -x "$TOP/build/$p" ] || { echo "build/$p is not built"; return 1; }
 	done
 	t_kmod_build "$ver" || return 1
@@ -38,13 +39,14 @@ ha_boot() {
 	done
 	rm -rf "$w" && mkdir -p "$w" || return 1
 	truncate -s $((256 * HA_MiB)) "$w/disk.img" || return 1
-	"$TOP/tests/vm/pvio-vm-run" --kernel "/boot/vmlinuz-$ver" \
+	"$TOP/tests/vm/pvio-vm-run" --kernel "$(t_vmlinuz "$ver")" \
 		--module "$kd/hypercall/kernel/pvio_core.ko" \
 		--module "$kd/hypercall/kernel/pvio_host.ko" \
 		--module "$kd/back/pvblkback/pvblkback.ko" \
 		--file "$TOP/build/pvio-backd" --file "$TOP/build/pvio-bench" \
 		--file "$TOP/build/tests/progs/hostile_frontend" \
 		--file "$TOP/build/tests/progs/host_ioctl" \
+		--file "$TOP/build/tests/progs/stamp" \
 		--kmod virtio_pci --kmod virtio_blk --mem 1024 --timeout 1200 \
 		--qemu-arg -drive --qemu-arg "file=$w/disk.img,if=virtio,format=raw" \
 		--script "$TOP/tests/vm/guest/host-attach.sh" --log "$w/console.log"
@@ -89,6 +91,10 @@ ha_register() {
 	t_run vm-host-frontends-"$k" ha_require "$ver" hostile-ro \
 		hostile-twofront hostile-good hostile-mq good-bytes \
 		good-discard-zero ro-unchanged hostile-sigterm
+	t_run vm-host-scribble-"$k" ha_require "$ver" scribble scribble-good \
+		scribble-after scribble-sigterm
+	t_run vm-host-kernel-restart-"$k" ha_require "$ver" kernel-restart \
+		kernel-restart-sigterm
 	t_run vm-host-teardown-"$k" ha_require "$ver" no-devices-left unload
 }
 

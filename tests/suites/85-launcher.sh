@@ -68,9 +68,9 @@ launcher_ready() {
 	command -v qemu-system-x86_64 >/dev/null ||
 		{ echo "SKIP: qemu-system-x86_64 not installed (tools/pvio-deps)"; return 77; }
 	kdir=$("$TOP/tools/pvio-kdir") ||
-		{ echo "SKIP: no kernel headers with a matching /boot/vmlinuz"; return 77; }
-	[ -r "/boot/vmlinuz-${kdir##*/linux-headers-}" ] ||
-		{ echo "SKIP: /boot/vmlinuz-${kdir##*/linux-headers-} missing"; return 77; }
+		{ echo "SKIP: no guest kernel with headers (run tools/pvio-deps)"; return 77; }
+	t_vmlinuz "${kdir##*/linux-headers-}" >/dev/null ||
+		{ echo "SKIP: no kernel image of ${kdir##*/linux-headers-} (run tools/pvio-deps)"; return 77; }
 	make -C "$TOP" -s build/pvio-backd || return 1
 	if [ ! -f "$TOP/front/pvblk/pvblk.ko" ] || [ ! -f "$TOP/hypercall/kernel/pvio_core.ko" ] ||
 	   [ ! -f "$TOP/hypercall/kernel/pvio_ivshmem.ko" ]; then

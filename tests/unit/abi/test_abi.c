@@ -16,6 +16,7 @@
 #include <pvio/abi.h>
 #include <pvio/blk.h>
 #include <pvio/host.h>
+#include <pvio/net.h>
 #include <pvio/region.h>
 #include <pvio/ring.h>
 
@@ -183,6 +184,45 @@ static void test_blk_rsp_layout(void **state)
 	assert_int_equal(offsetof(struct pvio_blk_rsp, reserved0), 6);
 	assert_int_equal(offsetof(struct pvio_blk_rsp, len), 8);
 	assert_int_equal(offsetof(struct pvio_blk_rsp, reserved1), 12);
+}
+
+static void test_net_layouts(void **state)
+{
+	(void)state;
+	assert_int_equal(sizeof(struct pvio_net_hdr), 16);
+	assert_int_equal(offsetof(struct pvio_net_hdr, gso_type), 1);
+	assert_int_equal(offsetof(struct pvio_net_hdr, hdr_len), 2);
+	assert_int_equal(offsetof(struct pvio_net_hdr, gso_size), 4);
+	assert_int_equal(offsetof(struct pvio_net_hdr, csum_start), 6);
+	assert_int_equal(offsetof(struct pvio_net_hdr, csum_offset), 8);
+	assert_int_equal(offsetof(struct pvio_net_hdr, reserved1), 12);
+	assert_int_equal(sizeof(struct pvio_net_seg), 8);
+	assert_int_equal(sizeof(struct pvio_net_tx_req), 64);
+	assert_int_equal(offsetof(struct pvio_net_tx_req, flags), 4);
+	assert_int_equal(offsetof(struct pvio_net_tx_req, nr_segs), 6);
+	assert_int_equal(offsetof(struct pvio_net_tx_req, len), 8);
+	assert_int_equal(offsetof(struct pvio_net_tx_req, hdr), 16);
+	assert_int_equal(offsetof(struct pvio_net_tx_req, seg), 32);
+	assert_int_equal(FIELD_SIZE(struct pvio_net_tx_req, seg), 4 * 8);
+	assert_int_equal(sizeof(struct pvio_net_tx_rsp), 16);
+	assert_int_equal(offsetof(struct pvio_net_tx_rsp, status), 4);
+	assert_int_equal(sizeof(struct pvio_net_rx_req), 16);
+	assert_int_equal(offsetof(struct pvio_net_rx_req, buf), 8);
+	assert_int_equal(sizeof(struct pvio_net_rx_rsp), 32);
+	assert_int_equal(offsetof(struct pvio_net_rx_rsp, flags), 6);
+	assert_int_equal(offsetof(struct pvio_net_rx_rsp, len), 8);
+	assert_int_equal(offsetof(struct pvio_net_rx_rsp, hdr), 16);
+	assert_int_equal(sizeof(struct pvio_net_config), 256);
+	assert_int_equal(offsetof(struct pvio_net_config, mtu), 6);
+	assert_int_equal(offsetof(struct pvio_net_config, max_queue_pairs), 8);
+	assert_int_equal(offsetof(struct pvio_net_config, max_tx_segs), 10);
+	assert_int_equal(offsetof(struct pvio_net_config, status), 12);
+	assert_int_equal(offsetof(struct pvio_net_config, queue_depth), 16);
+	/* Pairs: TX even, RX odd, as many pairs as queues allow. */
+	assert_int_equal(PVIO_NET_TXQ(3), 6);
+	assert_int_equal(PVIO_NET_RXQ(3), 7);
+	assert_int_equal(PVIO_NET_MAX_QUEUE_PAIRS, 16);
+	assert_int_equal(PVIO_NET_F_ALL, 0x7ff);
 }
 
 static void test_blk_config_layout(void **state)
@@ -421,6 +461,7 @@ int main(void)
 		cmocka_unit_test(test_blk_req_layout),
 		cmocka_unit_test(test_blk_rsp_layout),
 		cmocka_unit_test(test_blk_config_layout),
+		cmocka_unit_test(test_net_layouts),
 		cmocka_unit_test(test_cpu_to_le16_stores_low_byte_first),
 		cmocka_unit_test(test_cpu_to_le32_stores_low_byte_first),
 		cmocka_unit_test(test_cpu_to_le64_stores_low_byte_first),

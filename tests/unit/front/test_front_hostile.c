@@ -621,6 +621,108 @@ static void test_queue_count_mismatch_refused(void **state)
 	backend_stop();
 }
 
+/*
+ * Issue 11, findings 1, 5 and 6: configs and layouts a backend may offer
+ * that once made the library compute sizes and offsets that wrapped.
+ */
+
+/* A 128 KiB write then read at @sector, verified, on queue 0. */
+static void roundtrip_128k(struct pvio_front *f, uint64_t sector)
+{
+	static unsigned char wbuf[128 * 1024], rbuf[128 * 1024];
+	struct pvio_front_queue *q = pvio_front_queue(f, 0);
+	size_t i;
+
+	for (i = 0; i < sizeof(wbuf); i++)
+		wbuf[i] = (unsigned char)(i * 7 ^ (i >> 11) ^ sector);
+	memset(rbuf, 0, sizeof(rbuf));
+	assert_int_equal(run_op(q, PVIO_BLK_OP_WRITE, 0, sector, sizeof(wbuf), wbuf),
+			 PVIO_BLK_S_OK);
+	assert_int_equal(run_op(q, PVIO_BLK_OP_READ, 0, sector, sizeof(rbuf), rbuf),
+			 PVIO_BLK_S_OK);
+	assert_memory_equal(wbuf, rbuf, sizeof(wbuf));
+	assert_false(pvio_front_broken(f));
+}
+
+/*
+ * Finding 1: max_segments 0x20000001 made the per-tag table size wrap to
+ * 8 bytes in 32 bits and a large request wrote its table past the data
+ * area. nr_segs is 16 bits, so such a config breaks the protocol and
+ * connect must refuse it.
+ */
+static void test_max_segments_beyond_nr_segs_refused(void **state)
+{
+	struct pvio_front_opts o = {
+		.socket_path = sock_path,
+		.features_wanted = PVIO_BLK_F_ALL,
+		.max_seg_bytes = 4096,
+		.timeout_ms = 2000,
+		.quiet = true,
+	};
+	struct pvio_front *f = NULL;
+	int ret;
+
+	(void)state;
+	backend_start("--cfg-max-segs", "0x20000001", NULL);
+	ret = pvio_front_connect(&o, &f);
+	if (ret == 0)
+		pvio_front_close(f);
+	assert_int_equal(ret, -EPROTO);
+	backend_stop();
+}
+
+/*
+ * Finding 1, the allowed extreme: max_segments 65535 with a data area far
+ * too small for 65535-entry tables per tag. The library sizes each table
+ * for the largest request it builds, so large IO still uses indirect
+ * tables inside the data area.
+ */
+static void test_max_segments_at_limit_sized_by_requests(void **state)
+{
+	struct pvio_front *f;
+
+	(void)state;
+	backend_start("--cfg-max-segs", "65535", NULL);
+	f = connect_ok(4096);
+	roundtrip_128k(f, 2000);
+	assert_int_equal(pvio_front_close(f), 0);
+	backend_stop();
+}
+
+/*
+ * Finding 6: max_segment_size close to 4 GiB made (len + seg - 1) / seg
+ * wrap to 0 segments; every READ/WRITE then went out with none.
+ */
+static void test_segment_size_near_4g(void **state)
+{
+	struct pvio_front *f;
+
+	(void)state;
+	backend_start("--cfg-max-seg-size", "0xfffff000", NULL);
+	f = connect_ok(0);
+	roundtrip_128k(f, 3000);
+	assert_int_equal(pvio_front_close(f), 0);
+	backend_stop();
+}
+
+/*
+ * Finding 5: a data area over 4 GiB put the indirect tables beyond what a
+ * 32-bit segment offset reaches; the (uint32_t) cast sent the backend to
+ * another part of the area. The library now uses the first 4 GiB only.
+ */
+static void test_data_area_over_4g(void **state)
+{
+	struct pvio_front *f;
+
+	(void)state;
+	backend_start("--data-size", "0x140000000", NULL);
+	f = connect_ok(4096);
+	roundtrip_128k(f, 4000);
+	roundtrip_128k(f, 8);
+	assert_int_equal(pvio_front_close(f), 0);
+	backend_stop();
+}
+
 int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
@@ -644,6 +746,10 @@ int main(int argc, char **argv)
 		cmocka_unit_test_teardown(test_silent_backend_times_out, teardown),
 		cmocka_unit_test_teardown(test_backend_vanishing_is_reported, teardown),
 		cmocka_unit_test_teardown(test_queue_count_mismatch_refused, teardown),
+		cmocka_unit_test_teardown(test_max_segments_beyond_nr_segs_refused, teardown),
+		cmocka_unit_test_teardown(test_max_segments_at_limit_sized_by_requests, teardown),
+		cmocka_unit_test_teardown(test_segment_size_near_4g, teardown),
+		cmocka_unit_test_teardown(test_data_area_over_4g, teardown),
 	};
 	char self[PATH_MAX];
 

@@ -567,13 +567,22 @@ static void hostile_send(struct hostile *h, int64_t val, int nfds,
 	assert_int_equal(sendmsg(h->srv_end, &m, 0), sizeof(val));
 }
 
-static int memfd_of(uint64_t size)
+/* A memfd of @size with @seals added (0: none, sealing left open). */
+static int memfd_sealed(uint64_t size, int seals)
 {
-	int fd = memfd_create("hostile", MFD_CLOEXEC);
+	int fd = memfd_create("hostile", MFD_CLOEXEC | MFD_ALLOW_SEALING);
 
 	assert_true(fd >= 0);
 	assert_int_equal(ftruncate(fd, (off_t)size), 0);
+	if (seals)
+		assert_int_equal(fcntl(fd, F_ADD_SEALS, seals), 0);
 	return fd;
+}
+
+/* A region as pvio's own server hands it out: sealed against resizing. */
+static int memfd_of(uint64_t size)
+{
+	return memfd_sealed(size, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL);
 }
 
 static void hostile_send_fd(struct hostile *h, int64_t val, int fd)
@@ -836,6 +845,78 @@ static void test_client_times_out_on_silent_server(void **state)
 	expect_attach_fails(f, &h, 1, -ETIMEDOUT);
 }
 
+/*
+ * Issue 11, finding 2: a server that keeps the right to shrink the region
+ * after the client mapped it can kill the client with SIGBUS. The client
+ * must refuse a memfd not sealed against shrinking (with or without other
+ * seals), and a plain file, before it maps anything; the server here
+ * shrinks its memfd right after handing it over, as a hostile one would.
+ */
+static void hostile_unsealed(struct fixture *f, int fd)
+{
+	struct pvio_ivshmem_client *c = NULL;
+	struct hostile h;
+	int keep, ret;
+
+	f->log[0] = '\0';
+	hostile_open(&h);
+	h.fds_before--; /* @fd, which the send below closes */
+	keep = dup(fd);
+	assert_true(keep >= 0);
+	hostile_send(&h, 0, 0, NULL);
+	hostile_send(&h, 1, 0, NULL);
+	hostile_send_fd(&h, -1, fd);
+	hostile_send_efd(&h, 1);
+	ret = hostile_attach(f, &h, 1, &c);
+	/* The hostile server's next move; a client that mapped the region
+	 * would now die of SIGBUS on its first access. */
+	(void)!ftruncate(keep, 0);
+	close(keep);
+	if (ret == 0) {
+		pvio_ivshmem_client_close(c);
+		c = NULL;
+	}
+	assert_int_equal(ret, -EPROTO);
+	assert_null(c);
+	assert_non_null(strstr(f->log, "not sealed against shrinking"));
+	hostile_close(&h);
+}
+
+static void test_client_refuses_region_not_sealed_against_shrink(void **state)
+{
+	struct fixture *f = *state;
+	char path[] = "/tmp/pvio-hostile-region.XXXXXX";
+	int fd;
+
+	hostile_unsealed(f, memfd_sealed(65536, 0));
+	hostile_unsealed(f, memfd_sealed(65536, F_SEAL_GROW | F_SEAL_SEAL));
+	hostile_unsealed(f, memfd_sealed(65536, F_SEAL_WRITE));
+	/* a regular file cannot be sealed at all */
+	fd = mkstemp(path);
+	assert_true(fd >= 0);
+	unlink(path);
+	assert_int_equal(ftruncate(fd, 65536), 0);
+	hostile_unsealed(f, fd);
+}
+
+static void test_client_accepts_region_sealed_against_shrink(void **state)
+{
+	struct fixture *f = *state;
+	struct pvio_ivshmem_client *c;
+	struct hostile h;
+
+	hostile_open(&h);
+	hostile_send(&h, 0, 0, NULL);
+	hostile_send(&h, 1, 0, NULL);
+	hostile_send_fd(&h, -1, memfd_sealed(65536, F_SEAL_SHRINK));
+	hostile_send_efd(&h, 1);
+	assert_int_equal(hostile_attach(f, &h, 1, &c), 0);
+	/* The memory is usable end to end. */
+	((volatile char *)pvio_ivshmem_client_mem(c))[65535] = 1;
+	pvio_ivshmem_client_close(c);
+	hostile_close(&h);
+}
+
 static void test_client_accepts_messages_in_pieces(void **state)
 {
 	struct fixture *f = *state;
@@ -889,6 +970,8 @@ int main(void)
 		T(test_client_survives_truncated_stream),
 		T(test_client_times_out_on_silent_server),
 		T(test_client_accepts_messages_in_pieces),
+		T(test_client_refuses_region_not_sealed_against_shrink),
+		T(test_client_accepts_region_sealed_against_shrink),
 #undef T
 	};
 

@@ -220,6 +220,37 @@ static void test_backend_alive_needs_connected_and_same_generation(void **state)
 	assert_int_equal(pvio_hs_front_backend_alive(&fr), 0);
 }
 
+static void test_next_backend_is_a_new_instance_in_initwait(void **state)
+{
+	struct pvio_region_layout l = { .back_state = PVIO_STATE_INITWAIT,
+					.back_generation = 7 };
+	bool closed = true;
+
+	(void)state;
+	fr.back_generation = 7;
+	/* The instance that went away, laid out as it was: wait. */
+	assert_int_equal(pvio_hs_front_next_backend(&fr, &l, false, 7, &closed), -EAGAIN);
+	assert_false(closed);
+	/* A new generation, not yet in INITWAIT: wait. */
+	l.back_generation = 8;
+	l.back_state = PVIO_STATE_INITIALISING;
+	assert_int_equal(pvio_hs_front_next_backend(&fr, &l, false, 7, &closed), -EAGAIN);
+	l.back_state = PVIO_STATE_INITWAIT;
+	assert_int_equal(pvio_hs_front_next_backend(&fr, &l, false, 7, &closed), 0);
+	/* Offered to generation 8: still it, whatever its state... */
+	fr.back_generation = 8;
+	l.back_state = PVIO_STATE_CONNECTED;
+	assert_int_equal(pvio_hs_front_next_backend(&fr, &l, true, 7, &closed), 0);
+	/* ...until another instance lays the region out. */
+	l.back_generation = 9;
+	assert_int_equal(pvio_hs_front_next_backend(&fr, &l, true, 7, &closed), -EAGAIN);
+	/* A closed backend waits for our CLOSED. */
+	l.back_state = PVIO_STATE_CLOSED;
+	l.back_generation = 7;
+	assert_int_equal(pvio_hs_front_next_backend(&fr, &l, false, 7, &closed), -EAGAIN);
+	assert_true(closed);
+}
+
 static void test_back_step_ignores_other_frontend_states(void **state)
 {
 	static const __u32 front[] = {
@@ -276,6 +307,7 @@ int main(void)
 		T(test_front_poll_maps_every_backend_state),
 		T(test_front_poll_detects_generation_change),
 		T(test_backend_alive_needs_connected_and_same_generation),
+		T(test_next_backend_is_a_new_instance_in_initwait),
 		T(test_back_step_ignores_other_frontend_states),
 		T(test_back_init_resets_after_relayout),
 #undef T

@@ -412,6 +412,38 @@ static void test_check_rejects_unknown_class(void **state)
 	assert_string_equal(why, "no device class");
 }
 
+/* A restarted backend's layout (region.h, "Backend restart"): the same
+ * parameters and another generation give the same geometry; another
+ * queue count, ring size or data size does not. */
+static void test_same_geometry(void **state)
+{
+	struct pvio_region_layout was;
+
+	(void)state;
+	assert_int_equal(lay_out(), 0);
+	assert_int_equal(check(), 0);
+	was = info;
+	par.generation = 4;
+	assert_int_equal(lay_out(), 0);
+	assert_int_equal(check(), 0);
+	assert_int_equal(pvio_region_same_geometry(&was, &info, &why), 0);
+
+	par.num_queues = 3;
+	assert_int_equal(lay_out(), 0);
+	assert_int_equal(check(), 0);
+	assert_int_equal(pvio_region_same_geometry(&was, &info, &why), -EPROTO);
+	par.num_queues = 4;
+	par.ring_entries = 32;
+	assert_int_equal(lay_out(), 0);
+	assert_int_equal(check(), 0);
+	assert_int_equal(pvio_region_same_geometry(&was, &info, &why), -EPROTO);
+	par.ring_entries = 64;
+	par.data_size = 64 * 1024;
+	assert_int_equal(lay_out(), 0);
+	assert_int_equal(check(), 0);
+	assert_int_equal(pvio_region_same_geometry(&was, &info, &why), -EPROTO);
+}
+
 static void test_check_is_class_agnostic(void **state)
 {
 	(void)state;
@@ -537,6 +569,7 @@ int main(void)
 		T(test_check_ignores_the_front_side),
 		T(test_check_rejects_unknown_class),
 		T(test_check_is_class_agnostic),
+		T(test_same_geometry),
 		T(test_check_rejects_transport_features),
 		T(test_check_accepts_unknown_class_features),
 		T(test_check_config_is_copied_raw),

@@ -10,6 +10,12 @@
 #   - the hostile frontend programs (hostile, flood, ro, mq, twofront,
 #     good) against kernel-served files on tmpfs, the read-only file
 #     unchanged, the good device's bytes compared with what was written;
+#   - a frontend scribbling over its region (hostile_frontend scribble)
+#     for 15 s on one kernel-served device while good rounds with checked
+#     bytes run on another; a fresh frontend on it works afterwards;
+#   - the engine process (holding /dev/pvio-back) SIGKILLed 5 times under
+#     a libpvio writer (tests/progs/stamp): every acknowledged block is
+#     there afterwards;
 #   - the daemons stop on SIGTERM with every kernel device gone, and the
 #     modules unload.
 # Prints one "host-attach: PASS <check>" or "host-attach: FAIL <check>:
@@ -155,6 +161,114 @@ if start_backd $T/hf.log --blk rw.img --socket rw.sock --blk ro.img --ro --socke
 	cat $T/hf.log
 else
 	fail hostile "pvio-backd did not get ready: $(cat $T/hf.log)"
+fi
+
+# (4b) the kernel engine dies and comes back: the daemon's engine process
+# (which holds /dev/pvio-back) is SIGKILLed 5 times while a libpvio
+# writer stamps blocks with FUA; the kernel device goes with it, the next
+# engine starts a new one on the same region, the writer replays, and
+# every acknowledged block verifies.
+engine_of() {
+	for s in /proc/[0-9]*/stat; do
+		set -- $(cat "$s" 2>/dev/null)
+		[ "${4:-}" = "$bpid" ] && { echo "$1"; return; }
+	done
+}
+truncate -s 32M $T/kr.img
+if start_backd $T/kr.log --blk $T/kr.img --socket $T/kr.sock; then
+	$P/stamp write --pvio $T/kr.sock --blocks 2048 --seconds 600 --fua --qd 8 \
+		--log $T/kr.stamp 2>$T/kr.err &
+	spid=$!
+	wait_for $T/kr.log 'served by the kernel' 20
+	k=0
+	while [ $k -lt 5 ]; do
+		sleep 1
+		before=$(grep -c 'served by the kernel' $T/kr.log)
+		eng=$(engine_of)
+		[ -n "$eng" ] || break
+		kill -KILL "$eng"
+		n=0
+		while [ "$(grep -c 'served by the kernel' $T/kr.log)" -le "$before" ] && [ $n -lt 200 ]; do
+			sleep 0.1
+			n=$((n + 1))
+		done
+		[ $n -lt 200 ] || break
+		k=$((k + 1))
+	done
+	sleep 1
+	kill -TERM $spid
+	wait $spid
+	src=$?
+	tail -n 2 $T/kr.err
+	if [ $k -eq 5 ] && [ $src -eq 0 ] && ! grep -q '^ERR' $T/kr.stamp &&
+	   grep -q 'reconnects [1-9]' $T/kr.err &&
+	   $P/stamp verify --dev $T/kr.img --log $T/kr.stamp; then
+		pass kernel-restart
+	else
+		fail kernel-restart "$k of 5 engine restarts, writer exit $src: $(grep -c '^ERR' $T/kr.stamp) failed writes; $(tail -n 4 $T/kr.log)"
+	fi
+	stop_backd kernel-restart
+else
+	fail kernel-restart "pvio-backd did not get ready: $(cat $T/kr.log)"
+fi
+
+# (4c) a frontend scribbling over its region (hostile_frontend scribble:
+# random IO while it rewrites random bytes of the header, the block
+# config, the request ring and the data area, reconnecting whenever the
+# kernel backend ends a session) for 15 s on one kernel-served device,
+# while good rounds with checked bytes run on another; then a fresh
+# frontend on the scribbled device works. pvio-vm-run fails the boot on
+# a BUG/WARNING/Oops on the console.
+truncate -s 16M $T/sa.img $T/sb.img
+if start_backd $T/sc.log --blk $T/sa.img --socket $T/sa.sock \
+	--blk $T/sb.img --socket $T/sb.sock --queue-depth 32; then
+	k0=$(dmesg | grep -c pvblkback)
+	$P/hostile_frontend scribble $T/sa.sock 15 >$T/sc.out 2>&1 &
+	scpid=$!
+	rounds=0 bad=''
+	while kill -0 $scpid 2>/dev/null; do
+		kill -0 $bpid 2>/dev/null || { bad="pvio-backd died"; break; }
+		rm -f $T/sb.expect
+		if ! timeout 180 $P/hostile_frontend good $T/sb.sock $T/sb.expect >$T/sb.out 2>&1; then
+			bad="round $((rounds + 1)): hostile_frontend good failed: $(grep FAIL $T/sb.out)"
+			break
+		fi
+		if ! dd if=$T/sb.img bs=512 skip=2048 count=256 2>/dev/null | cmp - $T/sb.expect; then
+			bad="round $((rounds + 1)): sb.img differs at sectors 2048..2303"
+			break
+		fi
+		rounds=$((rounds + 1))
+	done
+	wait $scpid
+	src=$?
+	cat $T/sc.out
+	sum=$(grep '^scribble: ' $T/sc.out)
+	answered=$(echo "$sum" | sed -n 's/.* answered \([0-9]*\).*/\1/p')
+	rspb=$(echo "$sum" | sed -n 's/.* rsp-broken \([0-9]*\).*/\1/p')
+	recf=$(echo "$sum" | sed -n 's/.* reconnect-failed \([0-9]*\).*/\1/p')
+	echo "scribble: $rounds good rounds on the other device; $(($(dmesg | grep -c pvblkback) - k0)) pvblkback kernel log lines"
+	if [ $src -eq 0 ] && [ "${answered:-0}" -gt 0 ] && [ "${rspb:-1}" -eq 0 ] &&
+	   [ "${recf:-1}" -eq 0 ] && kill -0 $bpid 2>/dev/null; then
+		pass scribble
+	else
+		fail scribble "scribbler exit $src, summary '$sum'; daemon alive: $(kill -0 $bpid 2>/dev/null && echo yes || echo no)"
+	fi
+	if [ -z "$bad" ] && [ $rounds -ge 1 ]; then
+		pass scribble-good
+	else
+		fail scribble-good "${bad:-no good round finished}"
+	fi
+	if timeout 180 $P/hostile_frontend good $T/sa.sock $T/sa.expect >$T/sa.out 2>&1 &&
+	   dd if=$T/sa.img bs=512 skip=2048 count=256 2>/dev/null | cmp - $T/sa.expect; then
+		pass scribble-after
+	else
+		fail scribble-after "a good frontend on the scribbled device: $(grep FAIL $T/sa.out)"
+	fi
+	stop_backd scribble
+	grep -c . $T/sc.log
+	tail -n 20 $T/sc.log
+else
+	fail scribble "pvio-backd did not get ready: $(cat $T/sc.log)"
 fi
 
 # (5) everything stopped: no pvio device left, the modules unload.

@@ -1,5 +1,5 @@
 # Guest side of tests/suites/55-ivshmem-kernel.sh: load pvio_core.ko and
-# pvio_ivshmem.ko with four ivshmem-doorbell devices attached, each served
+# pvio_ivshmem.ko with five ivshmem-doorbell devices attached, each served
 # by a host-side tests/progs/ivshmem_region:
 #   0000:00:10.0  a valid pvio block region, vectors=2 (the host rings its
 #                 vector 1 every 2 ms, so unloading races with doorbells)
@@ -7,11 +7,15 @@
 #                 guest is asked to serve it (the backend role)
 #   0000:00:12.0  a pvio region whose queue 0 data area is past the end
 #   0000:00:13.0  a valid pvio region on a device with vectors=1
+#   0000:00:14.0  a parked region (magic, backend not ready), laid out
+#                 only when this script prints "parked-ready-for-layout"
+#                 (the host then sends the helper "layout")
 # Prints one "ivshmem-kernel: PASS <check>" or "ivshmem-kernel: FAIL
 # <check>: why" line per check, so that the host can report each case, and
 # exits 1 if any check failed.
 
 PV=0000:00:10.0 ZERO=0000:00:11.0 BAD=0000:00:12.0 FEW=0000:00:13.0
+PARK=0000:00:14.0
 DBG=/sys/kernel/debug/pvio_ivshmem
 failed=0
 
@@ -37,7 +41,7 @@ pvio_of() {
 }
 
 mount -t debugfs debugfs /sys/kernel/debug || { fail setup "no debugfs"; exit 1; }
-for d in $PV $ZERO $BAD $FEW; do
+for d in $PV $ZERO $BAD $FEW $PARK; do
 	[ -e "/sys/bus/pci/devices/$d" ] || { fail setup "no PCI device $d"; exit 1; }
 done
 insmod /pvio/pvio_core.ko || { fail setup "insmod pvio_core.ko failed"; exit 1; }
@@ -116,6 +120,44 @@ if dmesg | grep -q "pvio_ivshmem $FEW: the region's doorbells need 2 MSI-X vecto
 else
 	fail few-vectors "no clear refusal for a device with 1 vector"
 fi
+
+# (d) a parked region: the device stays bound, waiting for its backend,
+# with no pvio device; unbinding it while it waits is clean; once the
+# backend lays the region out, it becomes a frontend within a second or
+# so (it is looked at every 200 ms). The PCI device is removed from this
+# guest afterwards, so that the reloads and class driver checks below see
+# only $PV.
+wait_line="pvio_ivshmem $PARK: pvio region parked: its backend has not laid it out yet; waiting up to 60 s"
+if dmesg | grep -q "$wait_line" && [ "$(driver_of $PARK)" = pvio_ivshmem ] &&
+	[ -z "$(pvio_of $PARK)" ] && [ ! -e "$DBG/$PARK" ]; then
+	pass parked-waits
+else
+	fail parked-waits "no waiting line, not bound, or a pvio device for a parked region"
+fi
+echo $PARK >/sys/bus/pci/drivers/pvio_ivshmem/unbind
+if dmesg | grep -q "pvio_ivshmem $PARK: pvio region released" &&
+	[ -z "$(driver_of $PARK)" ] &&
+	echo $PARK >/sys/bus/pci/drivers/pvio_ivshmem/bind &&
+	[ "$(dmesg | grep -c "$wait_line")" = 2 ]; then
+	pass parked-unbind
+else
+	fail parked-unbind "unbinding a waiting device or binding it again went wrong"
+fi
+echo "ivshmem-kernel: parked-ready-for-layout"
+i=0
+while [ "$i" -lt 150 ] && [ -z "$(pvio_of $PARK)" ]; do
+	sleep 0.2
+	i=$((i + 1))
+done
+pk=$(pvio_of $PARK)
+if [ -n "$pk" ] && [ "$(cat "/sys/bus/pvio/devices/$pk/role")" = frontend ] &&
+	dmesg | grep -q "pvio_ivshmem $PARK: frontend $pk\$"; then
+	pass parked-binds
+	echo "ivshmem-kernel: parked region bound after $((i * 200)) ms"
+else
+	fail parked-binds "no frontend device within 30 s of the layout"
+fi
+echo 1 >/sys/bus/pci/devices/$PARK/remove
 
 # --- the backend role, on the all-zero region ------------------------------
 

@@ -1,5 +1,6 @@
 # Checks shared by the guest scripts that put ext4 on a pvblk disk
-# (pvblk-main.sh, pvblkback-main.sh); passed in with pvio-vm-run's
+# (pvblk-main.sh, pvblkback-main.sh) and result lines and disk lookups for
+# others (pvblk-hostile-*.sh, the restart scripts); passed in with pvio-vm-run's
 # --file HOST:/pvio/lib-fs.sh and sourced. The script sets, before
 # sourcing: PREFIX (its result lines read "PREFIX: PASS <check>" and
 # "PREFIX: FAIL <check>: why", which the host suites look for) and MNT
@@ -14,6 +15,25 @@ fail_all() {
 	fail "$1" "$2"
 	dmesg | grep -E 'pvblk|pvio' | tail -n 30
 	exit 1
+}
+
+# disk_of PCI: the pvblk disk under PCI device PCI's pvio device, or nothing.
+disk_of() {
+	for b in /sys/bus/pci/devices/"$1"/pvio*/block/pvblk*; do
+		[ -e "$b" ] && basename "$b" && return
+	done
+}
+
+# wait_disk PCI SECONDS: wait for a disk on PCI device PCI; print its name.
+wait_disk() {
+	i=0
+	while [ $i -lt $(($2 * 5)) ]; do
+		n=$(disk_of "$1")
+		[ -n "$n" ] && [ -b "/dev/$n" ] && echo "$n" && return 0
+		sleep 0.2
+		i=$((i + 1))
+	done
+	return 1
 }
 
 # fs_files DEV: make ext4 on /dev/DEV, write eight files of random bytes

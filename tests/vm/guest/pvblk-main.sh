@@ -17,24 +17,6 @@ DRV=/sys/bus/pci/drivers/pvio_ivshmem
 PREFIX=pvblk-main MNT=/mnt
 . /pvio/lib-fs.sh
 
-# The pvblk disk on PCI device $1 (under its pvio device), or nothing.
-disk_of() {
-	for b in /sys/bus/pci/devices/"$1"/pvio*/block/pvblk*; do
-		[ -e "$b" ] && basename "$b" && return
-	done
-}
-
-# Wait up to $2 seconds for a disk on PCI device $1; print its name.
-wait_disk() {
-	i=0
-	while [ $i -lt $(($2 * 5)) ]; do
-		n=$(disk_of "$1")
-		[ -n "$n" ] && [ -b "/dev/$n" ] && echo "$n" && return 0
-		sleep 0.2
-		i=$((i + 1))
-	done
-	return 1
-}
 
 # Wait up to $2 seconds for process $1 to exit.
 wait_gone() {
