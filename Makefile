@@ -26,8 +26,10 @@ CFLAGS_BASE += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitiz
 LDFLAGS    += -fsanitize=address,undefined
 endif
 
-# The kernel to build modules against: the newest installed headers that
-# have a matching /boot/vmlinuz, unless KDIR is given.
+# The kernel to build modules against, unless KDIR is given: the newest
+# guest kernel in the cache tools/pvio-deps fills (build/kernels, or
+# $PVIO_KERNELS), else the newest installed headers with a matching
+# /boot/vmlinuz (tools/pvio-kdir).
 KDIR ?= $(shell tools/pvio-kdir)
 
 # Every tools/*.c is one program; every tests/unit/**/test_*.c one test.
@@ -46,7 +48,7 @@ HEADERS    := $(shell find include ring hypercall front back tests/common -name 
 # hypercall/ and back/ also hold kernel sources that must not be built
 # here; ring/*.c is the protocol library the kernel modules link too.
 LIB_SRCS   := hypercall/ivshmem_server.c hypercall/ivshmem_client.c \
-              ring/region.c ring/blk_proto.c ring/handshake.c \
+              ring/region.c ring/blk_proto.c ring/net_proto.c ring/handshake.c \
               back/uring_setup.c $(wildcard front/libpvio/*.c)
 LIB_SRCS   := $(wildcard $(LIB_SRCS))
 LIB_OBJS   := $(patsubst %.c,$(BUILD)/lib/%.o,$(LIB_SRCS))
@@ -99,7 +101,7 @@ $(BUILD)/tests/unit/%: tests/unit/%.c $(HEADERS) $(LIB)
 	$(CC) $(CFLAGS_BASE) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB) -lcmocka $(LDLIBS_BASE) $(LDLIBS)
 
 modules:
-	@test -n "$(KDIR)" || { echo "make: no kernel headers with a matching /boot/vmlinuz; run tools/pvio-deps or pass KDIR=" >&2; exit 1; }
+	@test -n "$(KDIR)" || { echo "make: no guest kernel headers; run tools/pvio-deps or pass KDIR=" >&2; exit 1; }
 	$(MAKE) -C $(KDIR) M=$(CURDIR) modules
 
 modules-clean:
@@ -108,11 +110,80 @@ modules-clean:
 deps:
 	@tools/pvio-deps
 
+# Installation: the daemon and the benchmark with their manual pages, the
+# systemd unit (its ExecStart points at BINDIR), an example of its
+# configuration, and the kernel modules' sources with their dkms.conf in
+# DKMS_SRCDIR (dkms add/build/install pvio/PVIO_VERSION). The other tools
+# run from the tree.
+# DESTDIR stages a package; nothing under it is run.
+PREFIX        ?= /usr/local
+BINDIR        ?= $(PREFIX)/bin
+SYSCONFDIR    ?= /etc
+SYSTEMDUNITDIR ?= $(PREFIX)/lib/systemd/system
+MANDIR        ?= $(PREFIX)/share/man
+PVIO_VERSION  := 0.1
+# DKMS looks for module sources in /usr/src, whatever the PREFIX.
+DKMS_SRCDIR   ?= /usr/src/pvio-$(PVIO_VERSION)
+# What the kernel modules are built from (the Kbuild's files).
+DKMS_FILES := Kbuild $(wildcard include/pvio/*.h ring/*.c ring/*.h \
+	hypercall/kernel/*.c hypercall/kernel/*.h front/pvblk/*.c \
+	front/pvnet/*.c back/pvblkback/*.c back/pvblkback/*.h)
+DKMS_FILES := $(filter-out %.mod.c,$(DKMS_FILES))
+INSTALLED = $(DESTDIR)$(BINDIR)/pvio-backd $(DESTDIR)$(BINDIR)/pvio-bench \
+	$(DESTDIR)$(SYSTEMDUNITDIR)/pvio-backd@.service \
+	$(DESTDIR)$(SYSCONFDIR)/pvio/example.conf \
+	$(DESTDIR)$(MANDIR)/man8/pvio-backd.8 $(DESTDIR)$(MANDIR)/man1/pvio-bench.1 \
+	$(addprefix $(DESTDIR)$(DKMS_SRCDIR)/,$(DKMS_FILES) dkms.conf)
+
+# Manual pages of every program and tool, from their --help (tools/pvio-man):
+# pvio-backd in section 8, the rest in 1.
+MAN_TOOLS := pvio-vm pvio-kbench pvio-restart-bench pvio-demo pvio-fuzz \
+	pvio-deps pvio-kdir pvio-initramfs pvio-man pvio-netbench
+.PHONY: man
+man: $(BUILD)/pvio-backd $(BUILD)/pvio-bench $(BUILD)/pvio-ringbench
+	@mkdir -p $(BUILD)/man
+	tools/pvio-man --section 8 $(BUILD)/pvio-backd >$(BUILD)/man/pvio-backd.8
+	tools/pvio-man $(BUILD)/pvio-bench >$(BUILD)/man/pvio-bench.1
+	tools/pvio-man $(BUILD)/pvio-ringbench >$(BUILD)/man/pvio-ringbench.1
+	for t in $(MAN_TOOLS); do tools/pvio-man tools/$$t >$(BUILD)/man/$$t.1 || exit 1; done
+
+.PHONY: version
+version:
+	@echo $(PVIO_VERSION)
+
+.PHONY: install uninstall
+install: $(BUILD)/pvio-backd $(BUILD)/pvio-bench man
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SYSTEMDUNITDIR) $(DESTDIR)$(SYSCONFDIR)/pvio \
+		$(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man8
+	install -m 0755 $(BUILD)/pvio-backd $(BUILD)/pvio-bench $(DESTDIR)$(BINDIR)/
+	install -m 0644 $(BUILD)/man/pvio-backd.8 $(DESTDIR)$(MANDIR)/man8/
+	install -m 0644 $(BUILD)/man/pvio-bench.1 $(DESTDIR)$(MANDIR)/man1/
+	for f in $(DKMS_FILES); do install -D -m 0644 $$f $(DESTDIR)$(DKMS_SRCDIR)/$$f || exit 1; done
+	sed 's|@VERSION@|$(PVIO_VERSION)|g' tools/dkms/dkms.conf.in >$(DESTDIR)$(DKMS_SRCDIR)/dkms.conf
+	sed 's|@BINDIR@|$(BINDIR)|g; s|/etc/pvio/|$(SYSCONFDIR)/pvio/|g' \
+		tools/systemd/pvio-backd@.service.in >$(DESTDIR)$(SYSTEMDUNITDIR)/pvio-backd@.service
+	chmod 0644 $(DESTDIR)$(SYSTEMDUNITDIR)/pvio-backd@.service
+	install -m 0644 tools/systemd/example.conf $(DESTDIR)$(SYSCONFDIR)/pvio/example.conf
+
+# Removes what install put there; configurations an administrator wrote
+# (SYSCONFDIR/pvio/NAME.conf) stay.
+uninstall:
+	rm -f $(INSTALLED)
+	-rmdir $(DESTDIR)$(SYSCONFDIR)/pvio 2>/dev/null
+	-cd $(DESTDIR)$(DKMS_SRCDIR) 2>/dev/null && find . -depth -type d -empty -delete
+	-rmdir $(DESTDIR)$(DKMS_SRCDIR) 2>/dev/null
+
+# libFuzzer targets (tests/fuzz/, FUZZING.md): FUZZ_SECONDS=N per target.
+.PHONY: fuzz
+fuzz: deps
+	@tools/pvio-fuzz --build $(BUILD)
+
 check: deps
 	@tests/run-all
 
 demo: deps all modules
 	@KDIR=$(KDIR) tools/pvio-demo
 
+# The guest kernel cache (build/kernels) survives: fetching it takes minutes.
 clean: modules-clean
-	rm -rf $(BUILD)
+	rm -rf $(filter-out build/kernels,$(wildcard $(BUILD)/* $(BUILD)/.[!.]*))

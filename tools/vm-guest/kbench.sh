@@ -8,7 +8,7 @@
 #   PARTS    "loop" (fio on pvblk over pvio_loop + pvblkback over null_blk
 #            against fio on that null_blk) and/or "backend" (pvio-bench
 #            through pvblkback and through pvio-backd's io_uring engine on
-#            one file)
+#            two copies of one file)
 #   FILE_MB  size of the backend comparison's file (tmpfs)
 # Results go to the console as lines the host parses:
 #   KBENCH result part=P job=NAME side=S round=R iops=I cpu_us=C
@@ -132,12 +132,14 @@ part_loop() {
 part_backend() {
 	local i
 	[ -c /dev/pvio-back ] || die "no /dev/pvio-back (pvio_host not loaded)"
-	mkdir -p /kb && mount -t tmpfs -o size=$((FILE_MB + 64))m tmpfs /kb ||
-		die "tmpfs for the file"
-	head -c $((FILE_MB * 1048576)) /dev/urandom >/kb/disk.img || die "writing the file"
+	mkdir -p /kb && mount -t tmpfs -o size=$((FILE_MB * 2 + 64))m tmpfs /kb ||
+		die "tmpfs for the files"
+	# One file per daemon: pvio-backd locks what it exports read-write.
+	head -c $((FILE_MB * 1048576)) /dev/urandom >/kb/disk.img &&
+		cp /kb/disk.img /kb/disk-k.img || die "writing the files"
 	/pvio/pvio-backd --blk /kb/disk.img --socket /kb/uring.sock --queues 1 \
 		>/kb/uring.log 2>&1 &
-	/pvio/pvio-backd --blk /kb/disk.img --socket /kb/kernel.sock --queues 1 \
+	/pvio/pvio-backd --blk /kb/disk-k.img --socket /kb/kernel.sock --queues 1 \
 		--engine kernel >/kb/kernel.log 2>&1 &
 	for i in $(seq 100); do
 		grep -q '^pvio-backd: ready' /kb/uring.log &&
@@ -148,7 +150,7 @@ part_backend() {
 		die "pvio-backd --engine kernel did not start: $(cat /kb/kernel.log)"
 	grep -q '^pvio-backd: ready' /kb/uring.log ||
 		die "pvio-backd did not start: $(cat /kb/uring.log)"
-	say "backend: pvio-bench via pvblkback and via pvio-backd (io_uring) on one ${FILE_MB} MiB tmpfs file"
+	say "backend: pvio-bench via pvblkback and via pvio-backd (io_uring) on two ${FILE_MB} MiB tmpfs files of the same bytes"
 	rounds backend "pvblkback=bench_ios /kb/kernel.sock" "backd-uring=bench_ios /kb/uring.sock"
 	kill %1 %2 2>/dev/null
 	wait
