@@ -4,6 +4,7 @@
 #   make modules      build the kernel modules against KDIR (see tools/pvio-kdir)
 #   make check        install missing packages, build everything, run all tests
 #   make demo         install missing packages, build, run the main demo
+#   make deb          Debian packages pvio-tools and pvio-dkms in build/deb/
 #   make clean
 #
 # Variables: KDIR=/path/to/kernel/build  W=1  C=1 (sparse)  V=1
@@ -111,13 +112,16 @@ deps:
 	@tools/pvio-deps
 
 # Installation: the daemon and the benchmark with their manual pages, the
-# systemd unit (its ExecStart points at BINDIR), an example of its
+# systemd unit (its ExecStart points at SBINDIR), an example of its
 # configuration, and the kernel modules' sources with their dkms.conf in
 # DKMS_SRCDIR (dkms add/build/install pvio/PVIO_VERSION). The other tools
 # run from the tree.
 # DESTDIR stages a package; nothing under it is run.
 PREFIX        ?= /usr/local
 BINDIR        ?= $(PREFIX)/bin
+# pvio-backd, a daemon (manual section 8): the Debian package puts it in
+# /usr/sbin; by default it goes with the rest.
+SBINDIR       ?= $(BINDIR)
 SYSCONFDIR    ?= /etc
 SYSTEMDUNITDIR ?= $(PREFIX)/lib/systemd/system
 MANDIR        ?= $(PREFIX)/share/man
@@ -129,7 +133,7 @@ DKMS_FILES := Kbuild $(wildcard include/pvio/*.h ring/*.c ring/*.h \
 	hypercall/kernel/*.c hypercall/kernel/*.h front/pvblk/*.c \
 	front/pvnet/*.c back/pvblkback/*.c back/pvblkback/*.h)
 DKMS_FILES := $(filter-out %.mod.c,$(DKMS_FILES))
-INSTALLED = $(DESTDIR)$(BINDIR)/pvio-backd $(DESTDIR)$(BINDIR)/pvio-bench \
+INSTALLED = $(DESTDIR)$(SBINDIR)/pvio-backd $(DESTDIR)$(BINDIR)/pvio-bench \
 	$(DESTDIR)$(SYSTEMDUNITDIR)/pvio-backd@.service \
 	$(DESTDIR)$(SYSCONFDIR)/pvio/example.conf \
 	$(DESTDIR)$(MANDIR)/man8/pvio-backd.8 $(DESTDIR)$(MANDIR)/man1/pvio-bench.1 \
@@ -153,14 +157,15 @@ version:
 
 .PHONY: install uninstall
 install: $(BUILD)/pvio-backd $(BUILD)/pvio-bench man
-	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SYSTEMDUNITDIR) $(DESTDIR)$(SYSCONFDIR)/pvio \
-		$(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man8
-	install -m 0755 $(BUILD)/pvio-backd $(BUILD)/pvio-bench $(DESTDIR)$(BINDIR)/
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SBINDIR) $(DESTDIR)$(SYSTEMDUNITDIR) \
+		$(DESTDIR)$(SYSCONFDIR)/pvio $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man8
+	install -m 0755 $(BUILD)/pvio-backd $(DESTDIR)$(SBINDIR)/
+	install -m 0755 $(BUILD)/pvio-bench $(DESTDIR)$(BINDIR)/
 	install -m 0644 $(BUILD)/man/pvio-backd.8 $(DESTDIR)$(MANDIR)/man8/
 	install -m 0644 $(BUILD)/man/pvio-bench.1 $(DESTDIR)$(MANDIR)/man1/
 	for f in $(DKMS_FILES); do install -D -m 0644 $$f $(DESTDIR)$(DKMS_SRCDIR)/$$f || exit 1; done
 	sed 's|@VERSION@|$(PVIO_VERSION)|g' tools/dkms/dkms.conf.in >$(DESTDIR)$(DKMS_SRCDIR)/dkms.conf
-	sed 's|@BINDIR@|$(BINDIR)|g; s|/etc/pvio/|$(SYSCONFDIR)/pvio/|g' \
+	sed 's|@BINDIR@|$(SBINDIR)|g; s|/etc/pvio/|$(SYSCONFDIR)/pvio/|g' \
 		tools/systemd/pvio-backd@.service.in >$(DESTDIR)$(SYSTEMDUNITDIR)/pvio-backd@.service
 	chmod 0644 $(DESTDIR)$(SYSTEMDUNITDIR)/pvio-backd@.service
 	install -m 0644 tools/systemd/example.conf $(DESTDIR)$(SYSCONFDIR)/pvio/example.conf
@@ -172,6 +177,34 @@ uninstall:
 	-rmdir $(DESTDIR)$(SYSCONFDIR)/pvio 2>/dev/null
 	-cd $(DESTDIR)$(DKMS_SRCDIR) 2>/dev/null && find . -depth -type d -empty -delete
 	-rmdir $(DESTDIR)$(DKMS_SRCDIR) 2>/dev/null
+
+# Debian packages (tools/debian/, built with debhelper and dh-dkms; the
+# build dependencies come with tools/pvio-deps): pvio-tools (the daemon,
+# the benchmark, their manual pages, the systemd unit, the example
+# configuration) and pvio-dkms (the module sources, registered with DKMS
+# on installation). The files git tracks, as they are in the working tree,
+# and tools/debian/ as debian/ are staged in DEB_STAGE and built there;
+# the .debs land in $(BUILD)/deb/. Only $(BUILD)/deb/ is written. The
+# package's version is that of the newest entry of tools/debian/changelog,
+# which must be PVIO_VERSION.
+DEB_STAGE := $(BUILD)/deb/pvio-$(PVIO_VERSION)
+.PHONY: deb
+deb:
+	@v=$$(dpkg-parsechangelog -l tools/debian/changelog -S Version) || exit 1; \
+	[ "$$v" = "$(PVIO_VERSION)" ] || { echo "make deb: tools/debian/changelog is at $$v," \
+		"PVIO_VERSION is $(PVIO_VERSION): add a changelog entry (dch -c tools/debian/changelog -v $(PVIO_VERSION))" >&2; exit 1; }
+	@[ "$$(git rev-parse --show-toplevel 2>/dev/null)" = "$(CURDIR)" ] || \
+		{ echo "make deb: $(CURDIR) is not a git checkout: the package is built from the files git tracks" >&2; exit 1; }
+	rm -rf $(BUILD)/deb
+	mkdir -p $(DEB_STAGE)
+	@# A tracked file deleted in the working tree is listed twice; leave it out.
+	git ls-files -z --cached --deleted | sort -z | uniq -z -u | \
+		tar --null --no-recursion -T - -cf - | tar -C $(DEB_STAGE) -xf -
+	cp -R tools/debian $(DEB_STAGE)/debian
+	@# The package's make must not inherit this one's command line (BUILD=...).
+	cd $(DEB_STAGE) && env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL \
+		dpkg-buildpackage -us -uc -b -Jauto
+	@echo "make deb: packages:"; for d in $(BUILD)/deb/*.deb; do echo "    $$d"; done
 
 # libFuzzer targets (tests/fuzz/, FUZZING.md): FUZZ_SECONDS=N per target.
 .PHONY: fuzz

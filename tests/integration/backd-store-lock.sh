@@ -35,6 +35,9 @@ stop_backd
 # Stop with writes in flight, start again at once.
 for round in 1 2 3 4 5; do
 	start_backd --blk disk.img --socket pv.sock --queue-depth 32
+	# Emptied here: the client truncates it only after the fork, and the
+	# last round's "phase1 done" must not be taken for this one's.
+	: >hf.log
 	"$HF" stream pv.sock expect.bin >hf.log 2>&1 &
 	hf_pid=$!
 	extra_cleanup='kill -KILL $hf_pid 2>/dev/null'
