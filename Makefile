@@ -44,7 +44,7 @@ PROGS      := $(patsubst %.c,$(BUILD)/%,$(PROG_SRCS))
 # LD_PRELOAD shims that make this machine look like another (tests/shims).
 SHIM_SRCS  := $(wildcard tests/shims/*.c)
 PROGS      += $(patsubst %.c,$(BUILD)/%.so,$(SHIM_SRCS))
-HEADERS    := $(shell find include ring hypercall front back tests/common -name '*.h' -not -path 'back/backd/*' 2>/dev/null)
+HEADERS    := $(shell find include ring hypercall front back tests/common tests/progs -name '*.h' -not -path 'back/backd/*' 2>/dev/null)
 # Userspace library code shared by tools and unit tests. Listed by name:
 # hypercall/ and back/ also hold kernel sources that must not be built
 # here; ring/*.c is the protocol library the kernel modules link too.

@@ -209,7 +209,9 @@ static int dev_start_net(struct backd_dev *d, uint64_t feats)
 	unsigned int i;
 	int ret;
 
-	ret = backd_tap_set_offload(&d->tap, feats & PVIO_NET_F_GUEST_CSUM);
+	ret = backd_tap_set_offload(&d->tap, feats & PVIO_NET_F_GUEST_CSUM,
+				    feats & PVIO_NET_F_GUEST_GSO_TCPV4,
+				    feats & PVIO_NET_F_GUEST_GSO_TCPV6);
 	if (ret) {
 		backd_log("%s: TAP %s: TUNSETOFFLOAD: %s", d->name, d->tap.ifname,
 			  strerror(-ret));
@@ -609,6 +611,10 @@ static int dev_prepare_net(struct backd_dev *d)
 		d->offered |= PVIO_NET_F_MQ;
 	if (o->mtu != PVIO_NET_MTU_DEFAULT)
 		d->offered |= PVIO_NET_F_MTU;
+	if (!o->gso_off)
+		d->offered |= PVIO_NET_F_GSO_TCPV4 | PVIO_NET_F_GSO_TCPV6 |
+			      PVIO_NET_F_RX_MERGE | PVIO_NET_F_GUEST_GSO_TCPV4 |
+			      PVIO_NET_F_GUEST_GSO_TCPV6;
 	pvio_net_config_from_limits(&lim, &d->net_config);
 	/* The same check every frontend makes on what we publish. */
 	ret = pvio_net_limits_from_config(&d->net_config, d->offered,
@@ -622,6 +628,20 @@ static int dev_prepare_net(struct backd_dev *d)
 	d->data_size = dev_align((uint64_t)depth *
 				 dev_align(o->mtu + PVIO_NET_ETH_HLEN_MAX, 64),
 				 PVIO_DATA_ALIGN);
+	/*
+	 * With GSO, TX frames of up to 64 KiB: room for that many of them
+	 * (every queue's data area has the one size, so RX gets as much,
+	 * far more than depth MTU-sized or page-sized buffers need).
+	 */
+	if (!o->gso_off) {
+		uint64_t frames = depth < BACKD_NET_GSO_FRAMES ? depth :
+				  BACKD_NET_GSO_FRAMES;
+		uint64_t gso = dev_align(frames * dev_align(PVIO_NET_GSO_FRAME_MAX, 64),
+					 PVIO_DATA_ALIGN);
+
+		if (gso > d->data_size)
+			d->data_size = gso;
+	}
 	return 0;
 }
 

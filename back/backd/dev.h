@@ -50,6 +50,7 @@ struct backd_dev_opts {
 	bool mac_set;
 	unsigned int mtu;
 	unsigned int pairs;
+	bool gso_off;  /* gso=off: no segmentation offloads, no RX_MERGE */
 };
 
 struct backd_dev {

@@ -37,7 +37,7 @@ static const char backd_help[] =
 "               [--engine uring|kernel] [--socket-mode MODE]\n"
 "               [--socket-group GROUP] [--allow-uid USER] [--allow-gid GROUP]\n"
 "    pvio-backd --driver-vm BSOCK [--queues N] [--region-mb M] --socket SOCK ...\n"
-"    pvio-backd --net tap=IFNAME[,mac=MAC][,mtu=N][,queues=N]\n"
+"    pvio-backd --net tap=IFNAME[,mac=MAC][,mtu=N][,queues=N][,gso=on|off]\n"
 "               [--queue-depth D] --socket SOCK ...\n"
 "    pvio-backd --help\n"
 "\n"
@@ -110,7 +110,7 @@ static const char backd_help[] =
 "        Backing store: a regular file (at least 1 MiB, a multiple of 512\n"
 "        bytes) or a block device (size from BLKGETSIZE64, logical block\n"
 "        size from BLKSSZGET).\n"
-"    --net tap=IFNAME[,mac=MAC][,mtu=N][,queues=N]\n"
+"    --net tap=IFNAME[,mac=MAC][,mtu=N][,queues=N][,gso=on|off]\n"
 "        A pvio network device (dev_class NET) whose host end is the TAP\n"
 "        interface IFNAME, in the daemon's network namespace (run the\n"
 "        daemon under ip netns exec to put it elsewhere). The engine opens\n"
@@ -133,7 +133,12 @@ static const char backd_help[] =
 "        derived from --socket); mtu=N, 68..65517 (default 1500; another\n"
 "        value is offered with the MTU feature); queues=N, queue pairs,\n"
 "        1..16 (default 1; more are offered with the MQ feature, and the\n"
-"        QEMU device needs vectors=2N+1). --queue-depth D sets the buffers\n"
+"        QEMU device needs vectors=2N+1); gso=on|off, segmentation\n"
+"        offloads (default on: TCP frames of up to 64 KiB both ways, the\n"
+"        GSO_TCPV4/6, GUEST_GSO_TCPV4/6 and RX_MERGE features, received\n"
+"        frames spread over several posted buffers; the TX data area then\n"
+"        holds up to 120 such frames per queue; off: frames of one MTU,\n"
+"        one buffer each). --queue-depth D sets the buffers\n"
 "        per queue (default 256). Start-up\n"
 "        fails (exit 1) when /dev/net/tun is missing, the name is not a\n"
 "        valid interface name, or an interface of that name exists that is\n"
@@ -359,7 +364,7 @@ static void backd_parse_mac(const char *s, unsigned char *mac)
 		backd_usage_error("--net: mac %s is zero", s);
 }
 
-/* --net tap=IFNAME[,mac=MAC][,mtu=N][,queues=N] into @d. */
+/* --net tap=IFNAME[,mac=MAC][,mtu=N][,queues=N][,gso=on|off] into @d. */
 static void backd_parse_net(const char *arg, struct backd_dev_opts *d)
 {
 	/* Cut up a copy that lives as long as the process (@d points into
@@ -392,8 +397,13 @@ static void backd_parse_net(const char *arg, struct backd_dev_opts *d)
 		} else if (!strcmp(tok, "queues")) {
 			d->pairs = backd_parse_uint("--net queues", val, 1,
 						    BACKD_MAX_QUEUES / 2);
+		} else if (!strcmp(tok, "gso")) {
+			if (strcmp(val, "on") && strcmp(val, "off"))
+				backd_usage_error("--net: gso=%s: bad value (on or off)",
+						  val);
+			d->gso_off = !strcmp(val, "off");
 		} else {
-			backd_usage_error("--net: unknown key '%s' (tap, mac, mtu, queues)",
+			backd_usage_error("--net: unknown key '%s' (tap, mac, mtu, queues, gso)",
 					  tok);
 		}
 	}

@@ -6,11 +6,15 @@
  * checked (pvio_net_tx_validate) and its segments are written to the pair's
  * TAP queue with one writev(), a virtio-net header in front; it is answered
  * at once (OK, DROPPED when the TAP refuses the frame for want of room or
- * link, INVAL, UNSUPP). RX: posted buffers are checked
- * (pvio_net_rx_post_validate) and kept in order; while any is kept, the
- * TAP queue is read with readv() straight into the oldest, the virtio-net
- * header beside it, and the buffer is answered with the frame's length
- * and offload header. Answers are published once per round of work, and
+ * link, INVAL, UNSUPP); a GSO frame goes to the TAP as one, the TAP
+ * (the host's stack) cuts it. RX: posted buffers are checked
+ * (pvio_net_rx_post_validate) and kept in order; while the kept buffers
+ * can hold the largest frame the frontend may be given, the TAP queue is
+ * read with readv() straight into them, oldest first, the virtio-net
+ * header beside them, and each buffer the frame filled is answered with
+ * its part (PVIO_NET_RX_F_MORE on all but the last, the offload header
+ * on the first); the others stay kept. Without RX_MERGE that is one
+ * buffer per frame. Answers are published once per round of work, and
  * the frontend is rung only when its event index asks for it.
  *
  * Idle, the thread sleeps in poll() on both doorbells and (with buffers
@@ -107,7 +111,8 @@ static void nq_tx_answer(struct nq *q, uint32_t id, unsigned int status)
 }
 
 static void nq_rx_answer(struct nq *q, uint32_t id, unsigned int status,
-			 uint32_t len, const struct pvio_net_hdr *hdr)
+			 uint16_t flags, uint32_t len,
+			 const struct pvio_net_hdr *hdr)
 {
 	struct pvio_net_rx_rsp rsp;
 	int ret;
@@ -115,6 +120,7 @@ static void nq_rx_answer(struct nq *q, uint32_t id, unsigned int status,
 	memset(&rsp, 0, sizeof(rsp));
 	rsp.id = pvio_cpu_to_le32(id);
 	rsp.status = pvio_cpu_to_le16((uint16_t)status);
+	rsp.flags = pvio_cpu_to_le16(flags);
 	rsp.len = pvio_cpu_to_le32(len);
 	if (hdr)
 		rsp.hdr = *hdr;
@@ -150,21 +156,43 @@ static void nq_hdr_to_vnet(const struct pvio_net_hdr *h,
 }
 
 /*
+ * The header length of a TCP GSO frame: its TCP header starts at
+ * csum_start, and its data offset says how long it is. @first holds the
+ * frame's first @first_len bytes, in a buffer of the frontend's: the one
+ * byte is read once, and the result is checked with the frame
+ * (pvio_net_frame_check()). Return: the length, or 0 if it is not there.
+ */
+static uint16_t nq_gso_hdr_len(const unsigned char *first, uint32_t first_len,
+			       uint16_t csum_start)
+{
+	uint8_t doff;
+
+	if ((uint32_t)csum_start + 13u > first_len)
+		return 0;
+	memcpy(&doff, first + csum_start + 12u, 1);
+	return (uint16_t)(csum_start + (doff >> 4) * 4u);
+}
+
+/*
  * A received frame's virtio-net header as a pvio one; false for a frame
- * the frontend cannot be given (a GSO frame: no receive GSO is offered;
- * an unfinished checksum without GUEST_CSUM).
+ * the frontend cannot be given (GSO of a kind it did not accept, which
+ * the TAP's offload flags keep rare; an unfinished checksum without
+ * GUEST_CSUM). The TAP's hdr_len is only a hint (the bytes in its first
+ * buffer): a GSO frame's is derived from its TCP header instead.
  */
 static bool nq_vnet_to_hdr(const struct virtio_net_hdr *vh, uint64_t features,
+			   const unsigned char *first, uint32_t first_len,
 			   struct pvio_net_hdr *h)
 {
+	uint16_t hdr_len;
+
 	memset(h, 0, sizeof(*h));
-	if (vh->gso_type != VIRTIO_NET_HDR_GSO_NONE)
-		return false;
 	if (!(features & PVIO_NET_F_GUEST_CSUM))
 		/* DATA_VALID is only an assurance: dropping it is safe; an
 		 * unfinished checksum is not (the TAP finishes checksums
 		 * itself while TUN_F_CSUM is off, so this is rare). */
-		return !(vh->flags & VIRTIO_NET_HDR_F_NEEDS_CSUM);
+		return vh->gso_type == VIRTIO_NET_HDR_GSO_NONE &&
+		       !(vh->flags & VIRTIO_NET_HDR_F_NEEDS_CSUM);
 	if (vh->flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) {
 		h->flags = PVIO_NET_HDR_F_NEEDS_CSUM;
 		h->csum_start = pvio_cpu_to_le16(vh->csum_start);
@@ -172,6 +200,30 @@ static bool nq_vnet_to_hdr(const struct virtio_net_hdr *vh, uint64_t features,
 	} else if (vh->flags & VIRTIO_NET_HDR_F_DATA_VALID) {
 		h->flags = PVIO_NET_HDR_F_DATA_VALID;
 	}
+	switch (vh->gso_type) {
+	case VIRTIO_NET_HDR_GSO_NONE:
+		return true;
+	case VIRTIO_NET_HDR_GSO_TCPV4:
+		if (!(features & PVIO_NET_F_GUEST_GSO_TCPV4))
+			return false;
+		h->gso_type = PVIO_NET_GSO_TCPV4;
+		break;
+	case VIRTIO_NET_HDR_GSO_TCPV6:
+		if (!(features & PVIO_NET_F_GUEST_GSO_TCPV6))
+			return false;
+		h->gso_type = PVIO_NET_GSO_TCPV6;
+		break;
+	default:
+		/* ECN, UDP: not offered to the TAP, not in the ABI. */
+		return false;
+	}
+	if (!(vh->flags & VIRTIO_NET_HDR_F_NEEDS_CSUM))
+		return false;
+	hdr_len = nq_gso_hdr_len(first, first_len, vh->csum_start);
+	if (!hdr_len)
+		return false;
+	h->hdr_len = pvio_cpu_to_le16(hdr_len);
+	h->gso_size = pvio_cpu_to_le16(vh->gso_size);
 	return true;
 }
 
@@ -291,7 +343,7 @@ static unsigned int nq_rx_post_round(struct nq *q)
 				       "queue %u: RX buffer id %u returned unused: %s",
 				       PVIO_NET_RXQ(q->pair), id, why);
 			backd_stat_add(&q->rx.stats->errors, 1);
-			nq_rx_answer(q, id, PVIO_NET_S_UNUSED, 0, NULL);
+			nq_rx_answer(q, id, PVIO_NET_S_UNUSED, 0, 0, NULL);
 			continue;
 		}
 		slot = (q->head + q->count) % q->rx.entries;
@@ -309,26 +361,100 @@ static unsigned int nq_rx_post_round(struct nq *q)
 	return n;
 }
 
+/* Bytes of the largest frame the frontend may be given. */
+static uint32_t nq_rx_frame_max(const struct nq *q)
+{
+	if (q->e->cfg.features & (PVIO_NET_F_GUEST_GSO_TCPV4 |
+				  PVIO_NET_F_GUEST_GSO_TCPV6))
+		return PVIO_NET_GSO_FRAME_MAX;
+	return (uint32_t)q->e->cfg.lim.mtu + PVIO_NET_ETH_HLEN_MAX;
+}
+
+static struct nq_buf *nq_kept(struct nq *q, uint32_t i)
+{
+	return &q->bufs[(q->head + i) % q->rx.entries];
+}
+
+/*
+ * Kept buffers, oldest first, that the next frame is read into: one
+ * without RX_MERGE (each holds a frame), else as many as the largest
+ * frame takes (at most PVIO_NET_MAX_RX_BUFS). Return: 0 while the kept
+ * buffers do not add up to that (net.h: the backend may wait for more).
+ */
+static uint32_t nq_rx_ready(struct nq *q)
+{
+	uint32_t need, i;
+	uint64_t have = 0;
+
+	if (!q->count || !(q->e->cfg.features & PVIO_NET_F_RX_MERGE))
+		return q->count ? 1 : 0;
+	need = nq_rx_frame_max(q);
+	for (i = 0; i < q->count && i < PVIO_NET_MAX_RX_BUFS; i++) {
+		have += nq_kept(q, i)->seg.len;
+		if (have >= need)
+			return i + 1;
+	}
+	return i == PVIO_NET_MAX_RX_BUFS ? i : 0;
+}
+
+/* Answer the @used oldest kept buffers with a frame of @flen bytes read
+ * into them, in ring order; the first carries @h. */
+static void nq_rx_deliver(struct nq *q, uint32_t used, uint32_t flen,
+			  const struct pvio_net_hdr *h)
+{
+	uint32_t i, part;
+	struct nq_buf *b;
+
+	for (i = 0; i < used; i++) {
+		b = nq_kept(q, 0);
+		part = flen < b->seg.len ? flen : b->seg.len;
+		flen -= part;
+		nq_rx_answer(q, b->id, PVIO_NET_S_OK,
+			     i + 1 < used ? PVIO_NET_RX_F_MORE : 0, part,
+			     i ? NULL : h);
+		pvio_ids_del(&q->ids, b->id);
+		q->head = (q->head + 1) % q->rx.entries;
+		q->count--;
+	}
+}
+
+/* A frame from the TAP that cannot be delivered: counted, and said in a
+ * rate-limited line (the host's stack sent it, not the frontend). */
+static void nq_rx_drop(struct nq *q, uint32_t flen,
+		       const struct virtio_net_hdr *vh, const char *why)
+{
+	backd_stat_add(&q->rx.stats->errors, 1);
+	backd_log_peer(q->e->cfg.rl, q->e->cfg.name,
+		       "queue %u: a %u-byte frame from the TAP dropped (gso_type %u, gso_size %u, flags %#x): %s",
+		       PVIO_NET_RXQ(q->pair), flen, vh->gso_type, vh->gso_size,
+		       vh->flags, why);
+}
+
 /* Fill kept buffers with frames the TAP has. */
 static unsigned int nq_rx_fill_round(struct nq *q)
 {
 	struct backd_net_engine *e = q->e;
+	struct iovec iov[1 + PVIO_NET_MAX_RX_BUFS];
 	struct virtio_net_hdr vh;
+	uint32_t flen, k, i, used;
 	struct pvio_net_hdr h;
-	struct iovec iov[2];
 	unsigned int n = 0;
+	uint64_t cap, sum;
 	const char *why;
 	struct nq_buf *b;
-	uint32_t flen;
 	ssize_t got;
 
-	while (n < NQ_BATCH && q->count && !nq_idle(q)) {
-		b = &q->bufs[q->head];
+	while (n < NQ_BATCH && !nq_idle(q) && (k = nq_rx_ready(q))) {
 		iov[0].iov_base = &vh;
 		iov[0].iov_len = sizeof(vh);
-		iov[1].iov_base = (unsigned char *)q->rx.data + b->seg.offset;
-		iov[1].iov_len = b->seg.len;
-		got = readv(q->tap, iov, 2);
+		cap = 0;
+		for (i = 0; i < k; i++) {
+			b = nq_kept(q, i);
+			iov[1 + i].iov_base = (unsigned char *)q->rx.data + b->seg.offset;
+			iov[1 + i].iov_len = b->seg.len;
+			cap += b->seg.len;
+		}
+		got = readv(q->tap, iov, (int)(1 + k));
 		if (got < 0 && errno == EINTR)
 			continue;
 		if (got < 0) {
@@ -341,19 +467,32 @@ static unsigned int nq_rx_fill_round(struct nq *q)
 		}
 		n++;
 		flen = got > (ssize_t)sizeof(vh) ? (uint32_t)(got - sizeof(vh)) : 0;
-		/* The buffer is reused for the next frame when this one
-		 * cannot be delivered. */
-		if (flen > b->seg.len || !nq_vnet_to_hdr(&vh, e->cfg.features, &h) ||
-		    pvio_net_frame_check(&h, flen, e->cfg.features, false,
+		/* The buffers are reused for the next frame when this one
+		 * cannot be delivered. A frame the buffers could not hold
+		 * comes cut to them (or, by older kernels, with its full
+		 * length): one that fills buffers smaller than the largest
+		 * frame may have been cut. */
+		if (flen == 0 || flen > cap ||
+		    (flen == cap && cap < nq_rx_frame_max(q))) {
+			nq_rx_drop(q, flen, &vh, "longer than the buffers");
+			continue;
+		}
+		b = nq_kept(q, 0);
+		for (used = 0, sum = 0; sum < flen; used++)
+			sum += nq_kept(q, used)->seg.len;
+		if (!nq_vnet_to_hdr(&vh, e->cfg.features,
+				    (const unsigned char *)q->rx.data + b->seg.offset,
+				    flen < b->seg.len ? flen : b->seg.len, &h)) {
+			nq_rx_drop(q, flen, &vh, "offload the frontend did not take");
+			continue;
+		}
+		if (pvio_net_frame_check(&h, flen, e->cfg.features, false,
 					 &e->cfg.lim, &why) != PVIO_NET_S_OK) {
-			backd_stat_add(&q->rx.stats->errors, 1);
+			nq_rx_drop(q, flen, &vh, why);
 			continue;
 		}
 		backd_stat_add(&q->rx.stats->bytes_read, flen);
-		nq_rx_answer(q, b->id, PVIO_NET_S_OK, flen, &h);
-		pvio_ids_del(&q->ids, b->id);
-		q->head = (q->head + 1) % q->rx.entries;
-		q->count--;
+		nq_rx_deliver(q, used, flen, &h);
 	}
 	return n;
 }
@@ -424,7 +563,7 @@ static void *nq_thread(void *arg)
 		if (q->blocked) {
 			/* The frontend need not ring when it frees response
 			 * slots: look again shortly. */
-			nq_sleep(q, q->count > 0, NQ_BLOCKED_MS);
+			nq_sleep(q, nq_rx_ready(q) > 0, NQ_BLOCKED_MS);
 			continue;
 		}
 		ret = pvio_cons_arm(&q->txreq, 0);
@@ -436,12 +575,13 @@ static void *nq_thread(void *arg)
 			nq_break(q, "request ring producer index out of range");
 			continue;
 		}
-		nq_sleep(q, q->count > 0, NQ_IDLE_MS);
+		nq_sleep(q, nq_rx_ready(q) > 0, NQ_IDLE_MS);
 	}
 	/* Orderly stop: every kept buffer goes back unused (net.h). The
 	 * take rule reserved a response slot for each. */
 	while (q->count) {
-		nq_rx_answer(q, q->bufs[q->head].id, PVIO_NET_S_UNUSED, 0, NULL);
+		nq_rx_answer(q, q->bufs[q->head].id, PVIO_NET_S_UNUSED, 0, 0,
+			     NULL);
 		q->head = (q->head + 1) % q->rx.entries;
 		q->count--;
 	}
@@ -701,7 +841,7 @@ int backd_tap_open(struct backd_tap *t, const char *name, const char *ifname,
 		backd_log("%s: TAP %s: socket: %s", name, ifname, strerror(-ret));
 		goto err_close;
 	}
-	ret = backd_tap_set_offload(t, false);
+	ret = backd_tap_set_offload(t, false, false, false);
 	if (ret) {
 		backd_log("%s: TAP %s: TUNSETOFFLOAD: %s", name, ifname,
 			  strerror(-ret));
@@ -724,16 +864,27 @@ err_close:
 }
 
 /**
- * backd_tap_set_offload() - may the TAP hand over unfinished checksums?
+ * backd_tap_set_offload() - what the TAP may hand over unfinished.
  * @t: open TAP
  * @csum: true when the frontend accepted PVIO_NET_F_GUEST_CSUM
+ * @tso4: it also accepted PVIO_NET_F_GUEST_GSO_TCPV4 (TCPv4 frames of up
+ *        to 64 KiB; taken only with @csum)
+ * @tso6: the same for PVIO_NET_F_GUEST_GSO_TCPV6
  *
  * Context: process.
  * Return: 0 or a negative errno.
  */
-int backd_tap_set_offload(struct backd_tap *t, bool csum)
+int backd_tap_set_offload(struct backd_tap *t, bool csum, bool tso4, bool tso6)
 {
-	unsigned long off = csum ? TUN_F_CSUM : 0;
+	unsigned long off = 0;
+
+	if (csum) {
+		off = TUN_F_CSUM;
+		if (tso4)
+			off |= TUN_F_TSO4;
+		if (tso6)
+			off |= TUN_F_TSO6;
+	}
 
 	if (!t->nr_queues)
 		return -EBADF;

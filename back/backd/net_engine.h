@@ -26,6 +26,10 @@
  * frame (struct virtio_net_hdr, IFF_VNET_HDR). */
 #define BACKD_TAP_VNET_HDR_LEN 10u
 #define BACKD_NET_DEFAULT_DEPTH 256u
+/* TX frames of PVIO_NET_GSO_FRAME_MAX each queue's data area holds with
+ * GSO offered (at most the queue depth): 120 keep the region of one queue
+ * pair at the default depth within 16 MiB. */
+#define BACKD_NET_GSO_FRAMES 120u
 
 struct backd_net_engine;
 
@@ -59,7 +63,8 @@ struct backd_tap {
 
 int backd_tap_open(struct backd_tap *t, const char *name, const char *ifname,
 		   unsigned int queues, unsigned int mtu);
-int backd_tap_set_offload(struct backd_tap *t, bool csum);
+int backd_tap_set_offload(struct backd_tap *t, bool csum, bool tso4,
+			  bool tso6);
 int backd_tap_link_up(struct backd_tap *t);
 void backd_tap_close(struct backd_tap *t);
 

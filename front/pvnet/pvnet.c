@@ -10,10 +10,16 @@
  * NAPI context. Every queue's data area is cut into slots of one frame
  * (mtu + PVIO_NET_ETH_HLEN_MAX of the config, rounded up to a cache line):
  * a TX slot per TX request in flight, an RX slot per posted RX buffer.
- * Frames are copied into a TX slot before their request is published, and
- * out of an RX slot into a fresh skb; pages of the guest are never shown
- * to the backend. Requests are built in private memory and copied into the
- * ring once; responses are copied out once and checked with net_proto.
+ * With TX GSO (taken when the TX data area holds PVNET_GSO_MIN_SLOTS
+ * frames of PVIO_NET_GSO_FRAME_MAX) a TX slot holds a 64 KiB TCP frame;
+ * with receive GSO and RX_MERGE (taken when the RX buffers hold a few such
+ * frames) RX slots are at least PVNET_RX_MERGE_SLOT bytes and a frame
+ * comes in consecutive buffers, copied one by one into an skb being built
+ * (a linear head, then page fragments). Frames are copied into a TX slot
+ * before their request is published, and out of RX slots into a fresh
+ * skb; pages of the guest are never shown to the backend. Requests are
+ * built in private memory and copied into the ring once; responses are
+ * copied out once and checked with net_proto.
  * The doorbell is rung only when the ring says the backend asked for one.
  *
  * A backend that breaks a rule while it is the one we connected to kills
@@ -39,8 +45,10 @@
 #include <linux/skbuff.h>
 #include <linux/slab.h>
 #include <linux/spinlock.h>
+#include <linux/tcp.h>
 #include <linux/u64_stats_sync.h>
 #include <linux/version.h>
+#include <linux/virtio_net.h>
 #include <linux/wait.h>
 #include <linux/workqueue.h>
 
@@ -69,9 +77,24 @@
  * off and a new instance is waited for, as after any backend restart. */
 #define PVNET_TX_TIMEOUT (10 * HZ)
 
-/* The features this driver implements; all are optional. */
+/* The features this driver implements; all are optional. The offloads
+ * of frames over one MTU are taken only when the data areas fit them
+ * (pvnet_choose_features()). */
 #define PVNET_WANTED (PVIO_NET_F_CSUM | PVIO_NET_F_GUEST_CSUM | \
 		      PVIO_NET_F_MQ | PVIO_NET_F_MTU | PVIO_NET_F_LINK_STATUS)
+#define PVNET_TX_GSO (PVIO_NET_F_GSO_TCPV4 | PVIO_NET_F_GSO_TCPV6)
+#define PVNET_RX_GSO (PVIO_NET_F_RX_MERGE | PVIO_NET_F_GUEST_GSO_TCPV4 | \
+		      PVIO_NET_F_GUEST_GSO_TCPV6)
+/* TX GSO only with at least this many 64 KiB slots per queue. */
+#define PVNET_GSO_MIN_SLOTS 32u
+/* RX buffers with RX_MERGE: at least this size, and together at least
+ * PVNET_RX_GSO_FRAMES of the largest frames (the backend may wait until
+ * the posted ones hold one, net.h). */
+#define PVNET_RX_MERGE_SLOT 4096u
+#define PVNET_RX_GSO_FRAMES 4u
+/* Bytes of a frame over several buffers copied into the skb's linear
+ * part (every header the stack reads there); the rest goes to pages. */
+#define PVNET_RX_HEAD 256u
 
 /* Per-queue counters, each block written from one context only. */
 struct pvnet_stats {
@@ -80,6 +103,7 @@ struct pvnet_stats {
 	u64_stats_t bytes;
 	u64_stats_t drops;
 	u64_stats_t doorbells;
+	u64_stats_t merged; /* RX: frames over several buffers */
 };
 
 /* One TX slot: the frame in the data area, and its request. */
@@ -118,6 +142,8 @@ struct pvnet_rxq {
 	unsigned long *posted;  /* buffers the backend holds */
 	unsigned long *pending; /* buffers to post (again) */
 	struct pvio_net_rx_frame fr;
+	struct sk_buff *skb;    /* the frame being built from @fr's buffers;
+				 * NULL once memory ran out for it (dropped) */
 	struct pvnet_stats st; /* written by NAPI */
 };
 
@@ -143,6 +169,7 @@ struct pvnet_dev {
 	struct pvio_region_hdr *hdr;
 	struct pvio_net_limits lim; /* the backend's config, checked */
 	struct pvio_hs_front hs;
+	u64 wanted;                 /* asked for (pvnet_choose_features()) */
 	u64 features;               /* negotiated */
 	unsigned int nqp;
 	struct pvnet_qp *qps;      /* own allocation: NAPI off the netdev first */
@@ -185,6 +212,18 @@ static void pvnet_stats_read(struct pvnet_stats *s, u64 *packets, u64 *bytes,
 		*drops = u64_stats_read(&s->drops);
 		*doorbells = u64_stats_read(&s->doorbells);
 	} while (u64_stats_fetch_retry(&s->syncp, start));
+}
+
+static u64 pvnet_stat_read_one(struct pvnet_stats *s, u64_stats_t *c)
+{
+	unsigned int start;
+	u64 v;
+
+	do {
+		start = u64_stats_fetch_begin(&s->syncp);
+		v = u64_stats_read(c);
+	} while (u64_stats_fetch_retry(&s->syncp, start));
+	return v;
 }
 
 static bool pvnet_live(struct pvnet_dev *d)
@@ -242,6 +281,40 @@ static u8 *pvnet_tx_slot_data(struct pvnet_txq *tx, u32 id)
 /* --- TX ---------------------------------------------------------------- */
 
 /*
+ * The offload header of GSO frame @skb, into @hdr (the meaning of
+ * virtio_net_hdr_from_skb(), but hdr_len is the headers' length, as
+ * net.h wants it). pvnet_features_check() let through only TCP frames
+ * the slot and the ABI take. Return: 0, or -EINVAL to drop the frame.
+ */
+static int pvnet_tx_gso_hdr(struct pvnet_dev *d, struct sk_buff *skb,
+			    struct pvio_net_hdr *hdr)
+{
+	unsigned int type = skb_shinfo(skb)->gso_type;
+	int start = skb_checksum_start_offset(skb);
+	const char *why;
+
+	if (skb->ip_summed != CHECKSUM_PARTIAL || start < 0 || start > U16_MAX)
+		return -EINVAL;
+	if (type & SKB_GSO_TCPV4)
+		hdr->gso_type = PVIO_NET_GSO_TCPV4;
+	else if (type & SKB_GSO_TCPV6)
+		hdr->gso_type = PVIO_NET_GSO_TCPV6;
+	else
+		return -EINVAL;
+	hdr->flags = PVIO_NET_HDR_F_NEEDS_CSUM;
+	hdr->csum_start = cpu_to_le16(start);
+	hdr->csum_offset = cpu_to_le16(skb->csum_offset);
+	hdr->hdr_len = cpu_to_le16(skb_tcp_all_headers(skb));
+	hdr->gso_size = cpu_to_le16(skb_shinfo(skb)->gso_size);
+	/* A GSO frame cannot be summed here (skb_checksum_help() refuses
+	 * it): one the backend would not take is dropped. */
+	if (pvio_net_frame_check(hdr, skb->len, d->features, true, &d->lim,
+				 &why) != PVIO_NET_S_OK)
+		return -EINVAL;
+	return 0;
+}
+
+/*
  * The offload header of @skb, into @hdr. A CHECKSUM_PARTIAL frame is sent
  * with NEEDS_CSUM when PVIO_NET_F_CSUM was negotiated and its fields fit
  * the header, else summed here. Return: 0, or -EINVAL to drop the frame.
@@ -252,6 +325,8 @@ static int pvnet_tx_hdr(struct pvnet_dev *d, struct sk_buff *skb,
 	const char *why;
 
 	memset(hdr, 0, sizeof(*hdr));
+	if (skb_is_gso(skb))
+		return pvnet_tx_gso_hdr(d, skb, hdr);
 	if (skb->ip_summed == CHECKSUM_PARTIAL) {
 		int start = skb_checksum_start_offset(skb);
 
@@ -278,6 +353,29 @@ static int pvnet_tx_hdr(struct pvnet_dev *d, struct sk_buff *skb,
 			return 0;
 	}
 	return -EINVAL;
+}
+
+/*
+ * GSO only for frames a TX slot and the ABI take: TCP over IPv4 or IPv6,
+ * not encapsulated, up to the slot's size, headers and segment size as
+ * net.h allows. The stack cuts the others itself before they reach
+ * pvnet_start_xmit().
+ */
+static netdev_features_t pvnet_features_check(struct sk_buff *skb,
+					      struct net_device *ndev,
+					      netdev_features_t features)
+{
+	struct pvnet_dev *d = netdev_priv(ndev);
+	u32 max = min_t(u32, d->qps[0].tx.slot_size, PVIO_NET_GSO_FRAME_MAX);
+
+	features = vlan_features_check(skb, features);
+	if (!skb_is_gso(skb))
+		return features;
+	if (skb->encapsulation || skb->len > max ||
+	    !(skb_shinfo(skb)->gso_type & (SKB_GSO_TCPV4 | SKB_GSO_TCPV6)) ||
+	    skb_tcp_all_headers(skb) + skb_shinfo(skb)->gso_size > 65535u)
+		features &= ~NETIF_F_GSO_MASK;
+	return features;
 }
 
 static netdev_tx_t pvnet_start_xmit(struct sk_buff *skb, struct net_device *ndev)
@@ -461,35 +559,140 @@ static int pvnet_rx_refill(struct pvnet_qp *qp)
 	return 0;
 }
 
-/* Hand one checked frame of @len bytes in buffer @id to the stack. */
-static void pvnet_rx_deliver(struct pvnet_qp *qp, u32 id, u32 len,
-			     const struct pvio_net_hdr *hdr)
+/* Drop the frame being built, if any. */
+static void pvnet_rx_skb_drop(struct pvnet_rxq *rx)
+{
+	if (rx->skb)
+		dev_kfree_skb_any(rx->skb);
+	rx->skb = NULL;
+}
+
+/* Append @len bytes at @src to the page fragments of @skb. Return: 0, or
+ * -ENOMEM (no page, or no fragment left). */
+static int pvnet_rx_append_frags(struct sk_buff *skb, const u8 *src, u32 len)
+{
+	struct skb_shared_info *sh = skb_shinfo(skb);
+
+	while (len) {
+		skb_frag_t *f = sh->nr_frags ? &sh->frags[sh->nr_frags - 1] : NULL;
+		u32 used = f ? skb_frag_off(f) + skb_frag_size(f) : PAGE_SIZE;
+		u32 n;
+
+		if (used == PAGE_SIZE) {
+			struct page *page;
+
+			if (sh->nr_frags == MAX_SKB_FRAGS)
+				return -ENOMEM;
+			page = alloc_page(GFP_ATOMIC | __GFP_NOWARN);
+			if (!page)
+				return -ENOMEM;
+			skb_add_rx_frag(skb, sh->nr_frags, page, 0, 0, PAGE_SIZE);
+			f = &sh->frags[sh->nr_frags - 1];
+			used = 0;
+		}
+		n = min_t(u32, len, PAGE_SIZE - used);
+		memcpy(page_address(skb_frag_page(f)) + used, src, n);
+		skb_coalesce_rx_frag(skb, sh->nr_frags - 1, n, 0);
+		src += n;
+		len -= n;
+	}
+	return 0;
+}
+
+/*
+ * Copy the @len bytes of buffer @id, the @first (or a later) part of the
+ * frame in @rx->fr, into the skb being built: a frame that is all in its
+ * first buffer gets a linear skb of its size, a longer one a head of
+ * PVNET_RX_HEAD bytes and page fragments. A frame for which memory runs
+ * out is taken to its end and dropped.
+ */
+static void pvnet_rx_copy(struct pvnet_qp *qp, u32 id, u32 len, bool first,
+			  bool last)
+{
+	struct pvnet_rxq *rx = &qp->rx;
+	const u8 *src = rx->data + (size_t)id * rx->slot_size;
+	u32 head;
+
+	if (first) {
+		pvnet_rx_skb_drop(rx);
+		rx->skb = napi_alloc_skb(&qp->napi, last ? len : PVNET_RX_HEAD);
+		if (!rx->skb)
+			return;
+	}
+	if (!rx->skb)
+		return;
+	/* The head only while no fragment follows it (skb_put() is for
+	 * linear skbs only). */
+	head = skb_shinfo(rx->skb)->nr_frags ? 0 :
+	       min_t(u32, len, skb_tailroom(rx->skb));
+	if (head)
+		skb_put_data(rx->skb, src, head);
+	if (pvnet_rx_append_frags(rx->skb, src + head, len - head)) {
+		dev_kfree_skb_any(rx->skb);
+		rx->skb = NULL;
+	}
+}
+
+/*
+ * The offload header of a received frame onto its skb, before
+ * eth_type_trans() (offsets count from the frame's start): the same
+ * meaning as virtio-net's, so virtio_net_hdr_to_skb() applies it.
+ * Return: 0, or -EINVAL for a header the stack refuses.
+ */
+static int pvnet_rx_hdr(struct net_device *ndev, struct sk_buff *skb,
+			const struct pvio_net_hdr *hdr)
+{
+	struct virtio_net_hdr vh = {};
+
+	if (hdr->flags & PVIO_NET_HDR_F_NEEDS_CSUM) {
+		vh.flags = VIRTIO_NET_HDR_F_NEEDS_CSUM;
+		vh.csum_start = __cpu_to_virtio16(true, le16_to_cpu(hdr->csum_start));
+		vh.csum_offset = __cpu_to_virtio16(true, le16_to_cpu(hdr->csum_offset));
+	}
+	switch (hdr->gso_type) {
+	case PVIO_NET_GSO_TCPV4:
+		vh.gso_type = VIRTIO_NET_HDR_GSO_TCPV4;
+		break;
+	case PVIO_NET_GSO_TCPV6:
+		vh.gso_type = VIRTIO_NET_HDR_GSO_TCPV6;
+		break;
+	default:
+		vh.gso_type = VIRTIO_NET_HDR_GSO_NONE;
+		break;
+	}
+	vh.hdr_len = __cpu_to_virtio16(true, le16_to_cpu(hdr->hdr_len));
+	vh.gso_size = __cpu_to_virtio16(true, le16_to_cpu(hdr->gso_size));
+	if (virtio_net_hdr_to_skb(skb, &vh, true))
+		return -EINVAL;
+	if (!(hdr->flags & PVIO_NET_HDR_F_NEEDS_CSUM) &&
+	    (hdr->flags & PVIO_NET_HDR_F_DATA_VALID) &&
+	    (ndev->features & NETIF_F_RXCSUM))
+		skb->ip_summed = CHECKSUM_UNNECESSARY;
+	return 0;
+}
+
+/* Hand the frame just completed (checked, in @rx->fr) to the stack. */
+static void pvnet_rx_deliver(struct pvnet_qp *qp)
 {
 	struct net_device *ndev = qp->d->ndev;
 	struct pvnet_rxq *rx = &qp->rx;
-	struct sk_buff *skb;
+	struct sk_buff *skb = rx->skb;
+	u32 len = rx->fr.len;
 
-	skb = napi_alloc_skb(&qp->napi, len);
+	rx->skb = NULL;
 	if (!skb)
 		goto drop;
-	skb_put_data(skb, rx->data + (size_t)id * rx->slot_size, len);
-	if (hdr->flags & PVIO_NET_HDR_F_NEEDS_CSUM) {
-		/* Offsets from the frame's start, before eth_type_trans()
-		 * pulls the Ethernet header. */
-		if (!skb_partial_csum_set(skb, le16_to_cpu(hdr->csum_start),
-					  le16_to_cpu(hdr->csum_offset))) {
-			dev_kfree_skb_any(skb);
-			goto drop;
-		}
-	} else if ((hdr->flags & PVIO_NET_HDR_F_DATA_VALID) &&
-		   (ndev->features & NETIF_F_RXCSUM)) {
-		skb->ip_summed = CHECKSUM_UNNECESSARY;
+	if (pvnet_rx_hdr(ndev, skb, &rx->fr.hdr)) {
+		dev_kfree_skb_any(skb);
+		goto drop;
 	}
 	skb->protocol = eth_type_trans(skb, ndev);
 	skb_record_rx_queue(skb, qp->index);
 	u64_stats_update_begin(&rx->st.syncp);
 	u64_stats_inc(&rx->st.packets);
 	u64_stats_add(&rx->st.bytes, len);
+	if (rx->fr.nr_bufs > 1)
+		u64_stats_inc(&rx->st.merged);
 	u64_stats_update_end(&rx->st.syncp);
 	napi_gro_receive(&qp->napi, skb);
 	return;
@@ -539,9 +742,12 @@ static int pvnet_rx_reap(struct pvnet_qp *qp, int budget)
 		if (pvio_net_rx_frame_add(&rx->fr, &v, d->features, &d->lim,
 					  &done, &why))
 			goto broken;
-		/* Without RX_MERGE every frame is one buffer: done. */
+		/* Copied out now: the buffer is posted again after this poll,
+		 * whether or not its frame is complete. Without RX_MERGE
+		 * every frame is one buffer: done. */
+		pvnet_rx_copy(qp, id, v.len, rx->fr.nr_bufs == 1, done);
 		if (done) {
-			pvnet_rx_deliver(qp, id, rx->fr.len, &rx->fr.hdr);
+			pvnet_rx_deliver(qp);
 			memset(&rx->fr, 0, sizeof(rx->fr));
 		}
 	}
@@ -897,6 +1103,7 @@ static void pvnet_rx_reset(struct pvnet_qp *qp)
 	bitmap_zero(qp->rx.posted, qp->rx.nslots);
 	bitmap_fill(qp->rx.pending, qp->rx.nslots);
 	memset(&qp->rx.fr, 0, sizeof(qp->rx.fr));
+	pvnet_rx_skb_drop(&qp->rx);
 }
 
 /* Submit again every TX frame of @qp the backend held, in first send
@@ -1106,6 +1313,7 @@ static const struct net_device_ops pvnet_netdev_ops = {
 	.ndo_open = pvnet_open,
 	.ndo_stop = pvnet_stop,
 	.ndo_start_xmit = pvnet_start_xmit,
+	.ndo_features_check = pvnet_features_check,
 	.ndo_get_stats64 = pvnet_get_stats64,
 	.ndo_change_mtu = pvnet_change_mtu,
 	.ndo_set_mac_address = eth_mac_addr,
@@ -1132,7 +1340,7 @@ static void pvnet_get_channels(struct net_device *ndev,
 
 static const char * const pvnet_qstat_names[] = {
 	"tx_packets", "tx_bytes", "rx_packets", "rx_bytes",
-	"doorbells_out", "interrupts", "drops",
+	"doorbells_out", "interrupts", "drops", "rx_merged",
 };
 
 #define PVNET_NQSTATS ARRAY_SIZE(pvnet_qstat_names)
@@ -1179,6 +1387,7 @@ static void pvnet_get_ethtool_stats(struct net_device *ndev,
 		*data++ = xdb + rdb;
 		*data++ = atomic64_read(&qp->interrupts);
 		*data++ = te + xd + rd;
+		*data++ = pvnet_stat_read_one(&qp->rx.st, &qp->rx.st.merged);
 	}
 	*data++ = READ_ONCE(d->reconnects);
 }
@@ -1234,7 +1443,8 @@ static u32 pvnet_nslots(const struct pvio_region_queue *q,
 	return n;
 }
 
-static int pvnet_init_qp(struct pvnet_dev *d, unsigned int i, u32 slot)
+static int pvnet_init_qp(struct pvnet_dev *d, unsigned int i, u32 tx_slot,
+			 u32 rx_slot)
 {
 	const struct pvio_region_queue *tq = &d->pdev->layout.queues[PVIO_NET_TXQ(i)];
 	const struct pvio_region_queue *rq = &d->pdev->layout.queues[PVIO_NET_RXQ(i)];
@@ -1254,15 +1464,15 @@ static int pvnet_init_qp(struct pvnet_dev *d, unsigned int i, u32 slot)
 	u64_stats_init(&rx->st.syncp);
 	tx->data = base + tq->data_off;
 	tx->vector = tq->vector;
-	tx->slot_size = slot;
-	tx->nslots = pvnet_nslots(tq, &d->lim, slot);
+	tx->slot_size = tx_slot;
+	tx->nslots = pvnet_nslots(tq, &d->lim, tx_slot);
 	rx->data = base + rq->data_off;
 	rx->vector = rq->vector;
-	rx->slot_size = slot;
-	rx->nslots = pvnet_nslots(rq, &d->lim, slot);
+	rx->slot_size = rx_slot;
+	rx->nslots = pvnet_nslots(rq, &d->lim, rx_slot);
 	if (!tx->nslots || !rx->nslots) {
 		dev_err(&d->pdev->dev, "pvnet: queue pair %u has no room for a %u-byte frame\n",
-			i, slot);
+			i, tx->nslots ? rx_slot : tx_slot);
 		return -EPROTO;
 	}
 	tx->free = kcalloc(tx->nslots, sizeof(*tx->free), GFP_KERNEL);
@@ -1300,6 +1510,7 @@ static void pvnet_free_qps(struct pvnet_dev *d)
 		bitmap_free(qp->tx.outstanding);
 		bitmap_free(qp->rx.posted);
 		bitmap_free(qp->rx.pending);
+		pvnet_rx_skb_drop(&qp->rx);
 	}
 	kfree(d->qps);
 	d->qps = NULL;
@@ -1315,7 +1526,7 @@ static int pvnet_connect(struct pvnet_dev *d)
 	int ret;
 
 	d->hs.hdr = d->hdr;
-	d->hs.wanted = PVNET_WANTED;
+	d->hs.wanted = d->wanted;
 	d->hs.required = 0;
 	left = wait_event_timeout(d->ctrl_wq,
 				  (ret = pvio_hs_front_offer(&d->hs, &why)) != -EAGAIN,
@@ -1383,9 +1594,60 @@ static void pvnet_setup_features(struct pvnet_dev *d)
 
 	if (d->features & PVIO_NET_F_CSUM)
 		ndev->hw_features |= NETIF_F_SG | NETIF_F_HW_CSUM;
+	if ((d->features & PVIO_NET_F_CSUM) && (d->features & PVNET_TX_GSO)) {
+		if (d->features & PVIO_NET_F_GSO_TCPV4)
+			ndev->hw_features |= NETIF_F_TSO;
+		if (d->features & PVIO_NET_F_GSO_TCPV6)
+			ndev->hw_features |= NETIF_F_TSO6;
+		/* A GSO frame and its Ethernet header in one slot. */
+		netif_set_tso_max_size(ndev, min_t(u32, d->qps[0].tx.slot_size,
+						   PVIO_NET_GSO_FRAME_MAX) -
+					     PVIO_NET_ETH_HLEN_MAX);
+	}
 	if (d->features & PVIO_NET_F_GUEST_CSUM)
 		ndev->hw_features |= NETIF_F_RXCSUM;
 	ndev->features |= ndev->hw_features;
+}
+
+/*
+ * The features to ask for, and the slot sizes they need: TX GSO when
+ * every TX data area holds PVNET_GSO_MIN_SLOTS 64 KiB frames; receive GSO
+ * (with RX_MERGE) when every RX data area holds buffers of
+ * PVNET_RX_MERGE_SLOT for PVNET_RX_GSO_FRAMES such frames. Without them,
+ * one slot is one frame of the MTU.
+ */
+static u64 pvnet_choose_features(struct pvio_device *pdev,
+				 const struct pvio_net_limits *lim,
+				 unsigned int nqp, u32 *tx_slot, u32 *rx_slot)
+{
+	u64 offered = pdev->layout.back_features;
+	u32 mtu_slot = ALIGN((u32)lim->mtu + PVIO_NET_ETH_HLEN_MAX, PVNET_SLOT_ALIGN);
+	u32 gso_slot = ALIGN(PVIO_NET_GSO_FRAME_MAX, PVNET_SLOT_ALIGN);
+	u32 merge_slot = max_t(u32, mtu_slot, PVNET_RX_MERGE_SLOT);
+	bool tx_gso = (offered & PVIO_NET_F_CSUM) && (offered & PVNET_TX_GSO);
+	bool rx_gso = (offered & PVIO_NET_F_GUEST_CSUM) &&
+		      (offered & PVIO_NET_F_RX_MERGE) &&
+		      (offered & (PVIO_NET_F_GUEST_GSO_TCPV4 | PVIO_NET_F_GUEST_GSO_TCPV6));
+	u64 want = PVNET_WANTED;
+	unsigned int i;
+
+	for (i = 0; i < nqp; i++) {
+		const struct pvio_region_queue *tq = &pdev->layout.queues[PVIO_NET_TXQ(i)];
+		const struct pvio_region_queue *rq = &pdev->layout.queues[PVIO_NET_RXQ(i)];
+
+		if (pvnet_nslots(tq, lim, gso_slot) < PVNET_GSO_MIN_SLOTS)
+			tx_gso = false;
+		if ((u64)pvnet_nslots(rq, lim, merge_slot) * merge_slot <
+		    (u64)PVNET_RX_GSO_FRAMES * PVIO_NET_GSO_FRAME_MAX)
+			rx_gso = false;
+	}
+	*tx_slot = tx_gso ? gso_slot : mtu_slot;
+	*rx_slot = rx_gso ? merge_slot : mtu_slot;
+	if (tx_gso)
+		want |= PVNET_TX_GSO;
+	if (rx_gso)
+		want |= PVNET_RX_GSO;
+	return want;
 }
 
 static int pvnet_probe(struct pvio_device *pdev)
@@ -1395,7 +1657,8 @@ static int pvnet_probe(struct pvio_device *pdev)
 	struct net_device *ndev;
 	struct pvnet_dev *d;
 	unsigned int nqp, i;
-	u32 slot;
+	u32 tx_slot, rx_slot;
+	u64 wanted;
 	int ret;
 
 	ret = pvnet_read_config(pdev, &lim);
@@ -1403,7 +1666,7 @@ static int pvnet_probe(struct pvio_device *pdev)
 		return ret;
 	nqp = min3(num_online_cpus(), (unsigned int)lim.max_queue_pairs,
 		   pdev->layout.num_queues / 2);
-	slot = ALIGN((u32)lim.mtu + PVIO_NET_ETH_HLEN_MAX, PVNET_SLOT_ALIGN);
+	wanted = pvnet_choose_features(pdev, &lim, nqp, &tx_slot, &rx_slot);
 
 	ndev = alloc_etherdev_mqs(sizeof(*d), nqp, nqp);
 	if (!ndev)
@@ -1415,6 +1678,7 @@ static int pvnet_probe(struct pvio_device *pdev)
 	d->hdr = pdev->region;
 	d->lim = lim;
 	d->nqp = nqp;
+	d->wanted = wanted;
 	d->link = PVNET_UP;
 	atomic_set(&d->dead, 0);
 	init_waitqueue_head(&d->ctrl_wq);
@@ -1428,7 +1692,7 @@ static int pvnet_probe(struct pvio_device *pdev)
 		goto free_netdev;
 	}
 	for (i = 0; i < nqp; i++) {
-		ret = pvnet_init_qp(d, i, slot);
+		ret = pvnet_init_qp(d, i, tx_slot, rx_slot);
 		if (ret)
 			goto free_qps;
 	}

@@ -28,9 +28,13 @@
  * A frame on RX may span several buffers when PVIO_NET_F_RX_MERGE was
  * negotiated: its responses are consecutive on the RX ring, each but the
  * last with PVIO_NET_RX_F_MORE, at most PVIO_NET_MAX_RX_BUFS of them; the
- * offload header is in the first and zero in the others. Without it, every
- * frame fits the one buffer it arrives in, and the frontend posts buffers
- * of at least mtu + PVIO_NET_ETH_HLEN_MAX bytes.
+ * offload header is in the first and zero in the others; buffers a frame
+ * did not need stay posted. A backend may hold the buffers posted until
+ * they add up to the largest frame it may deliver (PVIO_NET_GSO_FRAME_MAX
+ * with receive GSO, else mtu + PVIO_NET_ETH_HLEN_MAX; within the first
+ * PVIO_NET_MAX_RX_BUFS of them), so a frontend posts at least that much.
+ * Without it, every frame fits the one buffer it arrives in, and the
+ * frontend posts buffers of at least mtu + PVIO_NET_ETH_HLEN_MAX bytes.
  *
  * Offloads, in the per-frame struct pvio_net_hdr (the same meaning as the
  * Linux virtio-net header, so a backend can hand it to a TAP as is):

@@ -3,7 +3,7 @@
 # userspace test frontend pvnet_peer, in a network namespace this test
 # creates and removes.
 #
-#   backd-net.sh BUILD [basic|mq|nooffload|errors]
+#   backd-net.sh BUILD [basic|mq|nooffload|gso|errors]
 #
 # basic (the default): the daemon creates pvt0 in the namespace; the link
 #   is reported down, then up once the test brings pvt0 up (config.status,
@@ -23,6 +23,14 @@
 #   ping), UDP to several ports.
 # nooffload: the peer accepts no checksum offload: replies and the UDP
 #   datagram arrive with finished checksums.
+# gso: segmentation offloads both ways, with the peer's minimal TCP: one
+#   TX GSO frame of 20000 bytes (gso_size 1400) on a connection to a
+#   net_xfer tcp-recv in the namespace, which checks every byte; a packet
+#   socket on pvt0 sees it arrive as one frame with gso_type TCPV4 and
+#   gso_size 1400 in its virtio-net header; then a net_xfer tcp-send of 200000 bytes to the peer,
+#   which checks every byte and must see frames over several RX buffers
+#   (RX_F_MORE) carrying a GSO type (the TAP's TSO offload turned on for
+#   a frontend with GUEST_GSO). gso=off: none of it offered.
 # errors: a bad interface name, an existing TAP without multi_queue, a
 #   non-TAP interface of that name, and a missing /dev/net/tun are each
 #   refused at start-up (exit 1) with a line naming the problem; bad
@@ -197,6 +205,64 @@ mode_nooffload() {
 	stop_backd
 }
 
+mode_gso() {
+	local xfer=$TOP/build/tests/progs/net_xfer recv
+	[ -x "$xfer" ] || fail "$xfer not built"
+	start_backd --net tap=pvt0 --socket "$tmp/net.sock"
+	nsx ip addr add 10.99.0.1/24 dev pvt0
+	nsx ip link set pvt0 up
+	nsx "$xfer" tcp-recv 5010 20000 --seed 21 --timeout 30 >"$tmp/recv.log" 2>&1 &
+	recv=$!
+	t_wait_for "$tmp/recv.log" 'listening' 10 "$recv" ||
+		fail "net_xfer tcp-recv did not listen"
+	# What the TAP hands the namespace's stack: the first incoming TCP
+	# frame over one MTU, with its virtio-net header (PACKET_VNET_HDR).
+	nsx python3 -c '
+import socket, struct
+s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(0x0800))
+s.setsockopt(263, 15, 1)
+s.bind(("pvt0", 0))
+s.settimeout(20)
+print("capturing", flush=True)
+while True:
+    d, a = s.recvfrom(70000)
+    f = d[10:]
+    if a[2] != 4 and len(f) > 1514 and f[23] == 6:
+        fl, gt, hl, gs = struct.unpack("=BBHH", d[:6])
+        print("frame %u bytes gso_type %u gso_size %u" % (len(f), gt, gs))
+        break
+' >"$tmp/cap.log" 2>&1 &
+	cap=$!
+	t_wait_for "$tmp/cap.log" 'capturing' 10 "$cap" || fail "no packet capture on pvt0"
+	peer_start a --gso --rx-buf 4096 --timeout 20000 arp tcp-out 5010 20000 21 \
+		ready "$tmp/r1" tcp-in 5011 4000000 22 close
+	wait "$recv" || { cat "$tmp/recv.log"; peer_wait a; fail "the GSO frame's bytes did not arrive intact"; }
+	sed 's/^/    recv| /' "$tmp/recv.log"
+	wait "$cap"
+	sed 's/^/    capture| /' "$tmp/cap.log"
+	grep -q '^frame 20054 bytes gso_type 1 gso_size 1400$' "$tmp/cap.log" ||
+		fail "the TX frame did not reach the TAP as one TCPv4 GSO frame"
+	wait_file "$tmp/r1" a || { peer_wait a; fail "peer stopped early"; }
+	nsx "$xfer" tcp-send 10.99.0.2 5011 4000000 --seed 22 --timeout 30 >"$tmp/send.log" 2>&1 ||
+		{ cat "$tmp/send.log"; peer_wait a; fail "net_xfer tcp-send to the peer failed"; }
+	peer_wait a
+	grep -q 'features 0x47f,' "$tmp/a.log" ||
+		fail "GSO, receive GSO and RX_MERGE not all offered and taken"
+	grep -q '^tcp-out: 20000 bytes in one GSO frame of 20054 bytes acknowledged' "$tmp/a.log" ||
+		fail "the TX GSO frame was not acknowledged"
+	grep -Eq '^tcp-in: 4000000 bytes intact in [0-9]+ frames, [1-9][0-9]* over several buffers with GSO' "$tmp/a.log" ||
+		fail "no received frame over several buffers with GSO"
+	stop_backd
+	# gso=off: the same device without the offloads.
+	start_backd --net tap=pvt0,gso=off --socket "$tmp/net.sock"
+	nsx ip addr add 10.99.0.1/24 dev pvt0
+	nsx ip link set pvt0 up
+	peer_start b --gso arp ping 1 1400 close
+	peer_wait b
+	grep -q 'features 0x403,' "$tmp/b.log" || fail "gso=off still offers segmentation offloads"
+	stop_backd
+}
+
 # expect_start CODE PATTERN ARGS...: the daemon (in the namespace) exits
 # CODE and says PATTERN.
 expect_start() {
@@ -251,6 +317,7 @@ mode_errors() {
 		expect_start 2 'bad mac' --net tap=pvt0,mac=zz $s
 		expect_start 2 'multicast' --net tap=pvt0,mac=01:00:5e:00:00:01 $s
 		expect_start 2 'bad value' --net tap=pvt0,mtu=10 $s
+		expect_start 2 'bad value' --net tap=pvt0,gso=maybe $s
 		expect_start 2 'bad value' --net tap=pvt0,queues=17 $s
 		expect_start 2 'queues=N' --net tap=pvt0 --queues 2 $s
 		expect_start 2 'applies to --blk devices only' --net tap=pvt0 --ro $s
@@ -261,7 +328,8 @@ case $MODE in
 basic) mode_basic ;;
 mq) mode_mq ;;
 nooffload) mode_nooffload ;;
+gso) mode_gso ;;
 errors) mode_errors ;;
-*) echo "usage: backd-net.sh BUILD [basic|mq|nooffload|errors]"; exit 2 ;;
+*) echo "usage: backd-net.sh BUILD [basic|mq|nooffload|gso|errors]"; exit 2 ;;
 esac
 echo "PASS: backd-net $MODE"

@@ -12,9 +12,12 @@
  * oldest RX buffer the frontend posted, with its source and destination
  * MAC addresses swapped (dropped when no buffer is posted), so a frontend
  * sees one received frame of the same length per frame it sent. No
- * offload is offered; the carrier is on while both sides are connected.
- * --depth (default 64, 2..4096) is the queue depth announced and the
- * number of full-size frames each data area holds.
+ * offload is offered (but by the merge-* modes); the carrier is on while
+ * both sides are connected. --depth (default 64, 2..4096) is the queue
+ * depth announced and the number of full-size frames each data area
+ * holds; the merge-* modes offer GUEST_CSUM, RX_MERGE and receive GSO,
+ * their depth defaults to 128 and each data area holds depth buffers of
+ * 4096 bytes (room a frontend wants before it takes RX_MERGE).
  *
  * MODE (default "good") misbehaves from the (N+1)th TX frame on (--after,
  * default 0), on every frame from then on:
@@ -32,6 +35,10 @@
  *                 without PVIO_NET_F_RX_MERGE negotiated one such response,
  *                 with it a chain over PVIO_NET_MAX_RX_BUFS + 1 buffers
  *                 (as many as are posted)
+ *   merge-overflow as more-overflow, with RX_MERGE offered: a chain over
+ *                 PVIO_NET_MAX_RX_BUFS + 1 buffers
+ *   merge-hdr     with RX_MERGE offered, the looped frame comes in two
+ *                 buffers, the second with an offload header (DATA_VALID)
  *   garbage       about one response in four (TX and RX) is random bytes,
  *                 and about one batch in ten publishes a random producer
  *                 index (--seed)
@@ -74,13 +81,13 @@
 enum hn_mode {
 	HN_GOOD, HN_BAD_ID, HN_DUP_ID, HN_BAD_STATUS, HN_RESERVED,
 	HN_PROD_JUMP, HN_RX_BAD_LEN, HN_RX_BAD_ID, HN_MORE_OVERFLOW,
-	HN_GARBAGE, HN_CONS_JUMP, HN_SILENT,
+	HN_GARBAGE, HN_CONS_JUMP, HN_SILENT, HN_MERGE_OVERFLOW, HN_MERGE_HDR,
 };
 
 static const char *const hn_mode_names[] = {
 	"good", "bad-id", "dup-id", "bad-status", "reserved", "prod-jump",
 	"rx-bad-len", "rx-bad-id", "more-overflow", "garbage",
-	"cons-jump", "silent",
+	"cons-jump", "silent", "merge-overflow", "merge-hdr",
 };
 
 #define HN_NMODES (sizeof(hn_mode_names) / sizeof(hn_mode_names[0]))
@@ -304,7 +311,31 @@ static void hn_loop(struct hn *b, uint32_t len, bool hostile)
 	struct hn_rxbuf buf;
 	unsigned int n;
 
-	if (hostile && b->mode == HN_MORE_OVERFLOW) {
+	if (hostile && b->mode == HN_MERGE_HDR) {
+		struct hn_rxbuf second;
+		uint32_t half = len / 2;
+
+		/* A frame of two pieces; the second carries a header. */
+		if (b->rx_count < 2 || !hn_rx_pop(b, &buf) || !hn_rx_pop(b, &second))
+			return;
+		memcpy(data + buf.seg.offset, b->frame, half);
+		memcpy(data + second.seg.offset, b->frame + half, len - half);
+		memset(&r, 0, sizeof(r));
+		r.id = pvio_cpu_to_le32(buf.id);
+		r.status = pvio_cpu_to_le16(PVIO_NET_S_OK);
+		r.flags = pvio_cpu_to_le16(PVIO_NET_RX_F_MORE);
+		r.len = pvio_cpu_to_le32(half);
+		pvio_prod_put(&q->rsp, &r, sizeof(r));
+		memset(&r, 0, sizeof(r));
+		r.id = pvio_cpu_to_le32(second.id);
+		r.status = pvio_cpu_to_le16(PVIO_NET_S_OK);
+		r.len = pvio_cpu_to_le32(len - half);
+		r.hdr.flags = PVIO_NET_HDR_F_DATA_VALID;
+		pvio_prod_put(&q->rsp, &r, sizeof(r));
+		b->looped++;
+		return;
+	}
+	if (hostile && (b->mode == HN_MORE_OVERFLOW || b->mode == HN_MERGE_OVERFLOW)) {
 		/* Each buffer gets a piece and MORE; the chain never ends
 		 * within the limit (or at all without RX_MERGE). */
 		for (n = 0; n <= PVIO_NET_MAX_RX_BUFS && hn_rx_pop(b, &buf); n++) {
@@ -530,7 +561,8 @@ int main(int argc, char **argv)
 	struct pvio_ivshmem_server_opts so = { .max_clients = 1 };
 	static struct hn b = { .peer = -1 };
 	unsigned char mac[6] = { 0x52, 0x56, 0x00, 0x4e, 0x42, 0x01 };
-	unsigned int depth = 64, c, i;
+	unsigned int depth = 0, c, i;
+	uint64_t offer = 0, buf_size = (HN_FRAME_MAX + 63) & ~63u;
 	struct pollfd pfd[2 + HN_NQ + 1];
 	sigset_t sigs;
 	const char *why;
@@ -566,6 +598,15 @@ int main(int argc, char **argv)
 			return 2;
 		}
 	}
+	if (b.mode == HN_MERGE_OVERFLOW || b.mode == HN_MERGE_HDR) {
+		offer = PVIO_NET_F_GUEST_CSUM | PVIO_NET_F_RX_MERGE |
+			PVIO_NET_F_GUEST_GSO_TCPV4 | PVIO_NET_F_GUEST_GSO_TCPV6;
+		buf_size = 4096;
+		if (!depth)
+			depth = 128;
+	}
+	if (!depth)
+		depth = 64;
 	if (!so.socket_path || depth < 2 || depth > HN_MAX_DEPTH || optind != argc) {
 		hn_usage(stderr);
 		return 2;
@@ -584,7 +625,7 @@ int main(int argc, char **argv)
 	b.lim.queue_depth = depth;
 	pvio_net_config_from_limits(&b.lim, &b.cfg);
 	/* The check every frontend makes on what we publish. */
-	if (pvio_net_limits_from_config(&b.cfg, 0, &b.lim, &why)) {
+	if (pvio_net_limits_from_config(&b.cfg, offer, &b.lim, &why)) {
 		fprintf(stderr, "hostile_netback: config: %s\n", why);
 		return 1;
 	}
@@ -596,10 +637,11 @@ int main(int argc, char **argv)
 		.rsp_entry_size = sizeof(struct pvio_net_tx_rsp),
 		.req_entry_size_odd = sizeof(struct pvio_net_rx_req),
 		.rsp_entry_size_odd = sizeof(struct pvio_net_rx_rsp),
-		/* depth frames of a full size each, cache-line aligned */
-		.data_size = ((uint64_t)depth * ((HN_FRAME_MAX + 63) & ~63u) +
+		/* depth frames of a full size each, cache-line aligned (or
+		 * buffers of 4096 bytes for the merge-* modes) */
+		.data_size = ((uint64_t)depth * buf_size +
 			      PVIO_DATA_ALIGN - 1) & ~(uint64_t)(PVIO_DATA_ALIGN - 1),
-		.features = 0,
+		.features = offer,
 		.config = &b.cfg,
 	};
 	b.par.region_size = hn_pow2(pvio_region_layout_size(&b.par),

@@ -42,49 +42,14 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "xfer_stream.h"
+
 #define XFER_CHUNK (64u * 1024u)
 #define XFER_UDP_MAX 65507u
 
 static uint64_t opt_seed = 1;
 static unsigned int opt_timeout = 60;
 static unsigned int opt_min_pct = 90;
-
-struct stream {
-	uint64_t state;
-	uint64_t word;
-	unsigned int left; /* bytes of @word not yet handed out */
-};
-
-static void stream_init(struct stream *s, uint64_t seed)
-{
-	s->state = seed * 0x9e3779b97f4a7c15ull + 0x632be59bd9b4e019ull;
-	if (!s->state)
-		s->state = 1;
-	s->left = 0;
-}
-
-static uint8_t stream_byte(struct stream *s)
-{
-	uint8_t b;
-
-	if (!s->left) {
-		s->state ^= s->state >> 12;
-		s->state ^= s->state << 25;
-		s->state ^= s->state >> 27;
-		s->word = s->state * 0x2545f4914f6cdd1dull;
-		s->left = 8;
-	}
-	b = (uint8_t)s->word;
-	s->word >>= 8;
-	s->left--;
-	return b;
-}
-
-static void stream_fill(struct stream *s, uint8_t *p, size_t n)
-{
-	while (n--)
-		*p++ = stream_byte(s);
-}
 
 static uint64_t fnv(uint64_t h, const uint8_t *p, size_t n)
 {
@@ -160,7 +125,7 @@ static void report(uint64_t bytes, uint64_t hash)
 static int tcp_send(const struct sockaddr_in *sa, uint64_t bytes)
 {
 	static uint8_t buf[XFER_CHUNK];
-	struct stream s;
+	struct xfer_stream s;
 	uint64_t sent = 0, h = FNV_INIT;
 	int fd = -1;
 
@@ -176,12 +141,12 @@ static int tcp_send(const struct sockaddr_in *sa, uint64_t bytes)
 		close(fd);
 		usleep(100000); /* the peer is not listening yet */
 	}
-	stream_init(&s, opt_seed);
+	xfer_stream_init(&s, opt_seed);
 	while (sent < bytes) {
 		size_t n = bytes - sent < XFER_CHUNK ? (size_t)(bytes - sent) : XFER_CHUNK;
 		size_t off = 0;
 
-		stream_fill(&s, buf, n);
+		xfer_stream_fill(&s, buf, n);
 		h = fnv(h, buf, n);
 		while (off < n) {
 			ssize_t w = write(fd, buf + off, n - off);
@@ -208,7 +173,7 @@ static int tcp_send(const struct sockaddr_in *sa, uint64_t bytes)
 static int tcp_recv(const struct sockaddr_in *sa, uint64_t bytes)
 {
 	static uint8_t buf[XFER_CHUNK];
-	struct stream s;
+	struct xfer_stream s;
 	uint64_t got = 0, h = FNV_INIT;
 	int one = 1, lfd, fd;
 
@@ -223,7 +188,7 @@ static int tcp_recv(const struct sockaddr_in *sa, uint64_t bytes)
 	fd = accept(lfd, NULL, NULL);
 	if (fd < 0)
 		return fail_errno("accept");
-	stream_init(&s, opt_seed);
+	xfer_stream_init(&s, opt_seed);
 	for (;;) {
 		ssize_t r = read(fd, buf, sizeof(buf));
 		ssize_t i;
@@ -236,7 +201,7 @@ static int tcp_recv(const struct sockaddr_in *sa, uint64_t bytes)
 		if (!r)
 			break;
 		for (i = 0; i < r; i++) {
-			if (buf[i] != stream_byte(&s)) {
+			if (buf[i] != xfer_stream_byte(&s)) {
 				fprintf(stderr, "net_xfer: byte %llu differs from what was sent\n",
 					(unsigned long long)(got + (uint64_t)i));
 				return 1;
@@ -263,12 +228,12 @@ static int tcp_recv(const struct sockaddr_in *sa, uint64_t bytes)
 
 static void dgram_fill(uint8_t *p, uint32_t idx, size_t size)
 {
-	struct stream s;
+	struct xfer_stream s;
 	uint32_t le = htole32(idx);
 
 	memcpy(p, &le, sizeof(le));
-	stream_init(&s, opt_seed + idx);
-	stream_fill(&s, p + 4, size - 4);
+	xfer_stream_init(&s, opt_seed + idx);
+	xfer_stream_fill(&s, p + 4, size - 4);
 }
 
 static int udp_send(const struct sockaddr_in *sa, uint64_t count, size_t size)

@@ -15,6 +15,9 @@
  *   --host-ip B     the TAP end's IPv4 address (default 10.99.0.1)
  *   --timeout MS    bound of each step (default 5000)
  *   --no-offload    accept no checksum offload (CSUM, GUEST_CSUM)
+ *   --rx-buf N      RX buffers of N bytes (default: one frame of the MTU)
+ *   --gso           also accept the segmentation offloads offered (TX
+ *                   and receive GSO, RX_MERGE); without it, none
  * Steps:
  *   arp             ARP request for the host address; the reply must come
  *                   and names the host's MAC address
@@ -35,6 +38,17 @@
  *                   must close the device (back.state CLOSED); ends the run
  *   close           orderly close: every posted RX buffer must come back
  *                   (filled or UNUSED) before the backend says CLOSED
+ *   tcp-out PORT BYTES SEED  (--gso) a TCP connection to the host's PORT
+ *                   (a minimal TCP here): after the handshake, BYTES of
+ *                   net_xfer's stream for SEED in one TX GSO frame
+ *                   (NEEDS_CSUM, gso_size 1400), then FIN; the host must
+ *                   acknowledge all of it and close (a net_xfer tcp-recv
+ *                   there checks the bytes)
+ *   tcp-in PORT BYTES SEED  (--gso) take a TCP connection to this end's
+ *                   PORT (from net_xfer tcp-send): BYTES must arrive in
+ *                   order and equal the stream for SEED, at least one
+ *                   frame longer than an RX buffer (RX_F_MORE) with a
+ *                   GSO type; each frame is acknowledged, the FIN too
  * Every step prints one line; exit 0 when all passed, 1 with a "FAIL:" line
  * on the first that did not, 2 on bad usage.
  */
@@ -53,6 +67,7 @@
 #include "net_proto.h"
 #include "pvio_ring.h"
 #include "region.h"
+#include "xfer_stream.h"
 
 #define PP_MAX_PAIRS 16u
 #define PP_MAX_BUFS 1024u
@@ -104,6 +119,8 @@ static unsigned char my_mac[6], host_mac[6];
 static uint32_t my_ip, host_ip; /* network byte order */
 static int opt_timeout = 5000;
 static bool opt_no_offload;
+static bool opt_gso;
+static unsigned int opt_rx_buf; /* --rx-buf: RX buffer bytes, 0: one frame */
 
 static void fail(const char *fmt, ...)
 {
@@ -360,6 +377,10 @@ static void pp_tx_frame(struct pp *pp, const unsigned char *f, uint32_t len,
 	/* A slot per id, so that frames in flight (an ARP answer sent
 	 * while waiting for another answer) keep their bytes. */
 	uint64_t off = (uint64_t)(pp->tx_id % 16u) * p->buf_len;
+
+	/* A frame over one buffer (GSO) has the space after those. */
+	if (len > p->buf_len)
+		off = 16ull * p->buf_len;
 
 	if (off + len > p->txsize)
 		off = 0;
@@ -755,6 +776,280 @@ static void step_rx_dup(struct pp *pp)
 	exit(0);
 }
 
+/* --- a minimal TCP over IPv4, for the GSO steps ----------------------- */
+
+#define TCP_FIN 0x01u
+#define TCP_SYN 0x02u
+#define TCP_RST 0x04u
+#define TCP_PSH 0x08u
+#define TCP_ACK 0x10u
+
+static void put32(unsigned char *b, uint32_t v)
+{
+	put16(b, (uint16_t)(v >> 16));
+	put16(b + 2, (uint16_t)v);
+}
+
+static uint32_t get32(const unsigned char *b)
+{
+	return (uint32_t)get16(b) << 16 | get16(b + 2);
+}
+
+struct tcb {
+	uint16_t lport, rport;
+	uint32_t snd_nxt, rcv_nxt;
+	uint32_t wnd; /* the host's window, unscaled (no window scale) */
+	bool wscale;  /* our SYN-ACK offers window scale 4 (the host's
+		       * frames then go up to 64 KiB, not half our window) */
+};
+
+/* TCP pseudo-header sum for @tcp_len bytes of segment, not folded. */
+static uint32_t tcp_pseudo(uint32_t tcp_len)
+{
+	uint32_t sum = csum_add(0, (const unsigned char *)&my_ip, 4);
+
+	sum = csum_add(sum, (const unsigned char *)&host_ip, 4);
+	return sum + 6u + tcp_len;
+}
+
+/*
+ * Send a segment: @flags, @len payload bytes. A SYN carries the MSS
+ * option (1460). With @gso_size the frame goes as one TX GSO frame:
+ * NEEDS_CSUM with the pseudo-header sum in the checksum field, as the
+ * Linux stack leaves it; else every checksum is finished here.
+ */
+static void tcp_out(struct pp *pp, struct tcb *t, unsigned int flags,
+		    const unsigned char *payload, uint32_t len, uint16_t gso_size)
+{
+	static unsigned char f[PP_FRAME_MAX];
+	uint32_t thl = flags & TCP_SYN ? (t->wscale ? 28u : 24u) : 20u, tl = thl + len;
+	unsigned char *ip = f + 14, *th = ip + 20;
+	struct pvio_net_hdr h;
+	unsigned int st;
+
+	memcpy(f, host_mac, 6);
+	memcpy(f + 6, my_mac, 6);
+	put16(f + 12, 0x0800);
+	memset(ip, 0, 20);
+	ip[0] = 0x45;
+	put16(ip + 2, (uint16_t)(20 + tl));
+	put16(ip + 4, (uint16_t)t->snd_nxt);
+	put16(ip + 6, 0x4000);
+	ip[8] = 64;
+	ip[9] = 6;
+	memcpy(ip + 12, &my_ip, 4);
+	memcpy(ip + 16, &host_ip, 4);
+	put16(ip + 10, (uint16_t)~csum_fold(csum_add(0, ip, 20)));
+	memset(th, 0, thl);
+	put16(th, t->lport);
+	put16(th + 2, t->rport);
+	put32(th + 4, t->snd_nxt);
+	put32(th + 8, flags & TCP_ACK ? t->rcv_nxt : 0);
+	th[12] = (unsigned char)((thl / 4) << 4);
+	th[13] = (unsigned char)flags;
+	put16(th + 14, 65535);
+	if (flags & TCP_SYN) {
+		th[20] = 2;
+		th[21] = 4;
+		put16(th + 22, 1460);
+		if (t->wscale) {
+			th[24] = 1;
+			th[25] = 3;
+			th[26] = 3;
+			th[27] = 4;
+		}
+	}
+	if (len)
+		memcpy(th + thl, payload, len);
+	memset(&h, 0, sizeof(h));
+	if (gso_size) {
+		put16(th + 16, csum_fold(tcp_pseudo(tl)));
+		h.flags = PVIO_NET_HDR_F_NEEDS_CSUM;
+		h.gso_type = PVIO_NET_GSO_TCPV4;
+		h.hdr_len = pvio_cpu_to_le16((uint16_t)(14 + 20 + thl));
+		h.gso_size = pvio_cpu_to_le16(gso_size);
+		h.csum_start = pvio_cpu_to_le16(14 + 20);
+		h.csum_offset = pvio_cpu_to_le16(16);
+	} else {
+		put16(th + 16, (uint16_t)~csum_fold(csum_add(tcp_pseudo(tl), th, tl)));
+	}
+	st = pp_send(pp, f, 14 + 20 + tl, gso_size ? &h : NULL, 0);
+	if (st != PVIO_NET_S_OK)
+		fail("tcp: TX status %u for a %u-byte segment%s", st, len,
+		     gso_size ? " (GSO)" : "");
+	t->snd_nxt += len + !!(flags & (TCP_SYN | TCP_FIN));
+}
+
+static bool match_tcp(const unsigned char *f, uint32_t len, void *arg)
+{
+	const struct tcb *t = arg;
+	unsigned int ihl;
+
+	if (len < 14 + 20 + 20 || get16(f + 12) != 0x0800 || f[23] != 6 ||
+	    memcmp(f + 26, &host_ip, 4) || memcmp(f + 30, &my_ip, 4))
+		return false;
+	ihl = (f[14] & 15u) * 4u;
+	return len >= 14 + ihl + 20 && get16(f + 14 + ihl) == t->rport &&
+	       get16(f + 14 + ihl + 2) == t->lport;
+}
+
+static bool match_syn(const unsigned char *f, uint32_t len, void *arg)
+{
+	const struct tcb *t = arg;
+	unsigned int ihl;
+
+	if (len < 14 + 20 + 20 || get16(f + 12) != 0x0800 || f[23] != 6 ||
+	    memcmp(f + 30, &my_ip, 4))
+		return false;
+	ihl = (f[14] & 15u) * 4u;
+	return len >= 14 + ihl + 20 && get16(f + 14 + ihl + 2) == t->lport &&
+	       (f[14 + ihl + 13] & (TCP_SYN | TCP_ACK)) == TCP_SYN;
+}
+
+/* One segment of the connection, parsed. */
+struct tseg {
+	unsigned char *frame;
+	uint32_t flen;
+	struct pvio_net_hdr hdr;
+	unsigned int flags;
+	uint32_t seq, ack, wnd;
+	const unsigned char *data;
+	uint32_t len;
+};
+
+static void tcp_wait(struct pp *pp, struct tcb *t, struct tseg *s,
+		     bool (*match)(const unsigned char *, uint32_t, void *),
+		     const char *what)
+{
+	unsigned int ihl, thl, tot;
+	unsigned char *f;
+
+	f = pp_wait_frame(pp, match, t, &s->flen, &s->hdr, what);
+	s->frame = f;
+	ihl = (f[14] & 15u) * 4u;
+	tot = get16(f + 16);
+	thl = (f[14 + ihl + 12] >> 4) * 4u;
+	if (tot > s->flen - 14 || tot < ihl + thl || thl < 20)
+		fail("tcp: %s: malformed segment (IP length %u, frame %u)", what,
+		     tot, s->flen);
+	s->flags = f[14 + ihl + 13];
+	s->seq = get32(f + 14 + ihl + 4);
+	s->ack = get32(f + 14 + ihl + 8);
+	s->wnd = get16(f + 14 + ihl + 14);
+	s->data = f + 14 + ihl + thl;
+	s->len = tot - ihl - thl;
+	if (s->flags & TCP_RST)
+		fail("tcp: %s: the host reset the connection", what);
+}
+
+static void step_tcp_out(struct pp *pp, unsigned int port, unsigned int bytes,
+			 unsigned int seed)
+{
+	struct tcb t = { .lport = (uint16_t)(40000 + getpid() % 20000),
+			 .rport = (uint16_t)port, .snd_nxt = 0x10000000u };
+	static unsigned char data[PP_FRAME_MAX];
+	long long end = now_ms() + opt_timeout;
+	uint32_t isn = t.snd_nxt, fin_seq;
+	bool host_fin = false;
+	struct xfer_stream x;
+	struct tseg s;
+	unsigned int i;
+
+	if (bytes + 14u + 40u > PVIO_NET_GSO_FRAME_MAX)
+		fail("tcp-out: %u bytes do not fit one GSO frame", bytes);
+	tcp_out(pp, &t, TCP_SYN, NULL, 0, 0);
+	tcp_wait(pp, &t, &s, match_tcp, "SYN-ACK");
+	if ((s.flags & (TCP_SYN | TCP_ACK)) != (TCP_SYN | TCP_ACK) || s.ack != isn + 1)
+		fail("tcp-out: no SYN-ACK for our SYN (flags %#x)", s.flags);
+	t.rcv_nxt = s.seq + 1;
+	t.wnd = s.wnd;
+	free(s.frame);
+	if (bytes > t.wnd)
+		fail("tcp-out: %u bytes over the host's window of %u", bytes, t.wnd);
+	tcp_out(pp, &t, TCP_ACK, NULL, 0, 0);
+	xfer_stream_init(&x, seed);
+	for (i = 0; i < bytes; i++)
+		data[i] = xfer_stream_byte(&x);
+	tcp_out(pp, &t, TCP_ACK | TCP_PSH, data, bytes, 1400);
+	tcp_out(pp, &t, TCP_ACK | TCP_FIN, NULL, 0, 0);
+	fin_seq = t.snd_nxt;
+	/* All of it acknowledged, and the host's FIN (net_xfer closes once
+	 * it read the end). */
+	for (;;) {
+		if (now_ms() > end)
+			fail("tcp-out: not all acknowledged and closed within %d ms",
+			     opt_timeout);
+		tcp_wait(pp, &t, &s, match_tcp, "segment from the host");
+		if (s.len)
+			fail("tcp-out: the host sent %u bytes", s.len);
+		if ((s.flags & TCP_FIN) && s.seq == t.rcv_nxt) {
+			t.rcv_nxt++;
+			host_fin = true;
+			tcp_out(pp, &t, TCP_ACK, NULL, 0, 0);
+		}
+		free(s.frame);
+		if (host_fin && (s.flags & TCP_ACK) && s.ack == fin_seq)
+			break;
+	}
+	note("tcp-out: %u bytes in one GSO frame of %u bytes acknowledged, connection closed",
+	     bytes, bytes + 54u);
+}
+
+static void step_tcp_in(struct pp *pp, unsigned int port, unsigned int bytes,
+			unsigned int seed)
+{
+	struct tcb t = { .lport = (uint16_t)port, .snd_nxt = 0x20000000u,
+			 .wscale = true };
+	long long end = now_ms() + opt_timeout;
+	uint32_t got = 0, big = 0, frames = 0, maxlen = 0, i;
+	struct xfer_stream x;
+	struct tseg s;
+	bool fin = false;
+
+	xfer_stream_init(&x, seed);
+	tcp_wait(pp, &t, &s, match_syn, "SYN");
+	{
+		unsigned int ihl = (s.frame[14] & 15u) * 4u;
+
+		t.rport = get16(s.frame + 14 + ihl);
+	}
+	t.rcv_nxt = s.seq + 1;
+	free(s.frame);
+	tcp_out(pp, &t, TCP_SYN | TCP_ACK, NULL, 0, 0);
+	while (!fin) {
+		if (now_ms() > end)
+			fail("tcp-in: %u of %u bytes within %d ms", got, bytes, opt_timeout);
+		tcp_wait(pp, &t, &s, match_tcp, "segment from the host");
+		if (s.len && s.seq == t.rcv_nxt) {
+			if (got + s.len > bytes)
+				fail("tcp-in: more than %u bytes", bytes);
+			for (i = 0; i < s.len; i++)
+				if (s.data[i] != xfer_stream_byte(&x))
+					fail("tcp-in: byte %u differs from the stream", got + i);
+			got += s.len;
+			t.rcv_nxt += s.len;
+			frames++;
+			if (s.flen > maxlen)
+				maxlen = s.flen;
+			if (s.flen > pp->p[0].buf_len && s.hdr.gso_type != PVIO_NET_GSO_NONE)
+				big++;
+		}
+		if ((s.flags & TCP_FIN) && s.seq + s.len == t.rcv_nxt) {
+			t.rcv_nxt++;
+			fin = true;
+		}
+		free(s.frame);
+		tcp_out(pp, &t, fin ? TCP_ACK | TCP_FIN : TCP_ACK, NULL, 0, 0);
+	}
+	if (got != bytes)
+		fail("tcp-in: %u bytes before the FIN, want %u", got, bytes);
+	if (!big)
+		fail("tcp-in: no frame over one %u-byte buffer with a GSO type (%u frames, longest %u)",
+		     pp->p[0].buf_len, frames, maxlen);
+	note("tcp-in: %u bytes intact in %u frames, %u over several buffers with GSO (longest %u bytes)",
+	     got, frames, big, maxlen);
+}
+
 static void pp_connect(struct pp *pp, const char *sock, unsigned int pairs)
 {
 	struct pvio_ivshmem_client_opts o = {
@@ -792,6 +1087,10 @@ static void pp_connect(struct pp *pp, const char *sock, unsigned int pairs)
 	pp->npairs = pairs;
 	memcpy(my_mac, pp->lim.mac, 6);
 	pp->features = pp->info.back_features;
+	if (!opt_gso || opt_no_offload)
+		pp->features &= ~(PVIO_NET_F_GSO_TCPV4 | PVIO_NET_F_GSO_TCPV6 |
+				  PVIO_NET_F_GUEST_GSO_TCPV4 |
+				  PVIO_NET_F_GUEST_GSO_TCPV6 | PVIO_NET_F_RX_MERGE);
 	if (opt_no_offload)
 		pp->features &= ~(PVIO_NET_F_CSUM | PVIO_NET_F_GUEST_CSUM);
 	if (pvio_net_features_check(pp->features, &why))
@@ -827,6 +1126,8 @@ static void pp_connect(struct pp *pp, const char *sock, unsigned int pairs)
 		p->txvec = t->vector;
 		p->rxvec = r->vector;
 		p->buf_len = (pp->lim.mtu + PVIO_NET_ETH_HLEN_MAX + 63u) & ~63u;
+		if (opt_rx_buf)
+			p->buf_len = opt_rx_buf;
 		p->nbufs = (uint32_t)(p->rxsize / p->buf_len);
 		if (p->nbufs > r->req_entries)
 			p->nbufs = r->req_entries;
@@ -885,9 +1186,15 @@ int main(int argc, char **argv)
 			opt_no_offload = true;
 			continue;
 		}
+		if (!strcmp(argv[i], "--gso")) {
+			opt_gso = true;
+			continue;
+		}
 		need(argc, i, 1);
 		if (!strcmp(argv[i], "--pairs"))
 			pairs = arg_uint(argv[++i], PP_MAX_PAIRS);
+		else if (!strcmp(argv[i], "--rx-buf"))
+			opt_rx_buf = arg_uint(argv[++i], PP_FRAME_MAX);
 		else if (!strcmp(argv[i], "--timeout"))
 			opt_timeout = (int)arg_uint(argv[++i], 600000);
 		else if (!strcmp(argv[i], "--ip") && inet_pton(AF_INET, argv[i + 1], &a) == 1)
@@ -948,6 +1255,20 @@ int main(int argc, char **argv)
 			step_rx_dup(&pp);
 		} else if (!strcmp(s, "close")) {
 			step_close(&pp);
+		} else if (!strcmp(s, "tcp-out") || !strcmp(s, "tcp-in")) {
+			need(argc, i, 3);
+			if (!(pp.features & PVIO_NET_F_GSO_TCPV4) ||
+			    !(pp.features & PVIO_NET_F_GUEST_GSO_TCPV4))
+				fail("%s: TCPv4 GSO both ways not negotiated", s);
+			if (!strcmp(s, "tcp-out"))
+				step_tcp_out(&pp, arg_uint(argv[i + 1], 65535),
+					     arg_uint(argv[i + 2], 60000),
+					     arg_uint(argv[i + 3], 1000000));
+			else
+				step_tcp_in(&pp, arg_uint(argv[i + 1], 65535),
+					    arg_uint(argv[i + 2], 1u << 24),
+					    arg_uint(argv[i + 3], 1000000));
+			i += 3;
 		} else {
 			fprintf(stderr, "pvnet_peer: unknown step '%s'\n", s);
 			return 2;

@@ -2,7 +2,8 @@
 # pvio-backd --net on the host with its TAPs in a network namespace the
 # test creates and removes (addresses only inside it). For every kernel
 # tools/pvio-kdir --all lists, one boot (tests/vm/guest/pvnet-main.sh)
-# with two devices: pvt0 (MTU 1500, two queue pairs) and pvt1 (MTU 9000).
+# with two devices: pvt0 (MTU 1500, two queue pairs, GSO) and pvt1 (MTU
+# 9000, gso=off). TSO in use out, frames over several buffers in.
 # Checked: ping both ways, 256 MiB of TCP each way compared byte by byte
 # by the receiver (tests/progs/net_xfer), UDP each way, 9000-byte frames,
 # ethtool (driver, counters, checksum offload off both ways),
@@ -118,7 +119,7 @@ pvnet_boot() {
 	sock=$(mktemp -d /tmp/pvio-pvnet.XXXXXX) || return 1
 	# Not through pn_ns: $! must be the daemon itself, which SIGTERM stops.
 	ip netns exec "$ns" "$TOP/build/pvio-backd" --net tap=pvt0,queues=2 --socket "$sock/n0" \
-		--net tap=pvt1,mtu=9000 --socket "$sock/n1" >"$w/backd.log" 2>&1 &
+		--net tap=pvt1,mtu=9000,gso=off --socket "$sock/n1" >"$w/backd.log" 2>&1 &
 	backd=$!
 	if ! t_wait_for "$w/backd.log" '^pvio-backd: ready' 10 "$backd"; then
 		echo "pvio-backd did not start:"
@@ -268,6 +269,7 @@ pvnet_register() {
 	t_run vm-pvnet-probe-"$k" pvnet_require "$ver" probe carrier
 	t_run vm-pvnet-ping-"$k" pvnet_ping "$ver"
 	t_run vm-pvnet-tcp-256m-"$k" pvnet_tcp "$ver"
+	t_run vm-pvnet-gso-"$k" pvnet_require "$ver" tso-features tso-used rx-merge-used
 	t_run vm-pvnet-udp-"$k" pvnet_udp "$ver"
 	t_run vm-pvnet-mtu-"$k" pvnet_mtu "$ver"
 	t_run vm-pvnet-ethtool-"$k" pvnet_ethtool "$ver"

@@ -4,7 +4,8 @@
 # boot per kernel (tests/vm/guest/pvnet-hostile.sh) with one
 # build/tests/progs/hostile_netback per device (PVNET_HOSTILE_DEVS): a
 # good one and one per hostile mode, each misbehaving from its 4th TX
-# frame on. Checked per mode: the frames before worked, the device is
+# frame on (the merge-* ones with RX_MERGE and receive GSO offered, which
+# pvnet takes). Checked per mode: the frames before worked, the device is
 # dead afterwards (carrier off, nothing sent), exactly one pvnet error
 # line names the broken rule (for "silent", which only stops answering:
 # no unanswered frame counted as sent, and a disabled device says why).
@@ -34,6 +35,8 @@ PVNET_HOSTILE_DEVS=(
 	"19 garbage 3 -"
 	"1a cons-jump 3 TX request ring broken (consumer index out of range)"
 	"1b silent 3 none"
+	"1c merge-overflow 3 RX response refused (frame over more than 64 buffers)"
+	"1d merge-hdr 3 RX response refused (offload header on a buffer other than the first)"
 )
 
 # The boot for kernel $1, once; later calls return the first one's status.
