@@ -44,13 +44,14 @@ PROGS      := $(patsubst %.c,$(BUILD)/%,$(PROG_SRCS))
 # LD_PRELOAD shims that make this machine look like another (tests/shims).
 SHIM_SRCS  := $(wildcard tests/shims/*.c)
 PROGS      += $(patsubst %.c,$(BUILD)/%.so,$(SHIM_SRCS))
-HEADERS    := $(shell find include ring hypercall front back tests/common tests/progs -name '*.h' -not -path 'back/backd/*' 2>/dev/null)
+HEADERS    := $(shell find include ring hypercall front back tests/common tests/progs tools/lib -name '*.h' -not -path 'back/backd/*' 2>/dev/null)
 # Userspace library code shared by tools and unit tests. Listed by name:
 # hypercall/ and back/ also hold kernel sources that must not be built
 # here; ring/*.c is the protocol library the kernel modules link too.
 LIB_SRCS   := hypercall/ivshmem_server.c hypercall/ivshmem_client.c \
               ring/region.c ring/blk_proto.c ring/net_proto.c ring/handshake.c \
-              back/uring_setup.c $(wildcard front/libpvio/*.c)
+              back/uring_setup.c $(wildcard front/libpvio/*.c) \
+              tools/lib/machine.c
 LIB_SRCS   := $(wildcard $(LIB_SRCS))
 LIB_OBJS   := $(patsubst %.c,$(BUILD)/lib/%.o,$(LIB_SRCS))
 LIB        := $(BUILD)/lib/libpvio-user.a
@@ -81,9 +82,12 @@ $(BUILD)/%: tools/%.c $(HEADERS) $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_BASE) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB) $(LDLIBS_BASE) $(LDLIBS)
 
+# pvio-backd serves NBD exports through libnbd (back/backd/store_nbd.c):
+# without its development files the build stops and says what to install.
 $(BUILD)/pvio-backd: $(BACKD_SRCS) $(HEADERS) $(wildcard back/backd/*.h) $(LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_BASE) -Iback/backd $(CFLAGS) $(LDFLAGS) -o $@ $(BACKD_SRCS) $(LIB) $(LDLIBS_BASE) $(LDLIBS)
+	@pkg-config --exists libnbd || { echo "pvio-backd needs libnbd (Debian: libnbd-dev) for NBD backing stores: run tools/pvio-deps" >&2; exit 1; }
+	$(CC) $(CFLAGS_BASE) -Iback/backd $(CFLAGS) $(LDFLAGS) -o $@ $(BACKD_SRCS) $(LIB) $(LDLIBS_BASE) -lnbd $(LDLIBS)
 
 $(BUILD)/pvio-bench: $(BENCH_SRCS) $(HEADERS) $(wildcard tools/bench/*.h) $(LIB)
 	@mkdir -p $(dir $@)
@@ -150,6 +154,12 @@ man: $(BUILD)/pvio-backd $(BUILD)/pvio-bench $(BUILD)/pvio-ringbench
 	tools/pvio-man $(BUILD)/pvio-bench >$(BUILD)/man/pvio-bench.1
 	tools/pvio-man $(BUILD)/pvio-ringbench >$(BUILD)/man/pvio-ringbench.1
 	for t in $(MAN_TOOLS); do tools/pvio-man tools/$$t >$(BUILD)/man/$$t.1 || exit 1; done
+
+# The measuring programs name the version and the commit they were built
+# from in their JSON output (tools/lib/machine.c).
+PVIO_GIT := $(shell git describe --always --dirty 2>/dev/null)
+$(BUILD)/lib/tools/lib/machine.o: CFLAGS_BASE += -DPVIO_VERSION='"$(PVIO_VERSION)"' \
+	$(if $(PVIO_GIT),-DPVIO_GIT='"$(PVIO_GIT)"')
 
 .PHONY: version
 version:

@@ -34,6 +34,8 @@
 #include <pvio/region.h>
 #include <pvio_ring.h>
 
+#include "lib/machine.h"
+
 #define RB_NAME "pvio-ringbench"
 #define RB_MAX_BATCHES 16
 #define RB_DATA_SIZE 65536u
@@ -578,13 +580,16 @@ static void rb_print(const struct rb_opts *o, enum rb_mode mode,
 		       "\"msgs_per_sec\":%.0f,\"ns_per_msg\":%.3f,"
 		       "\"doorbells\":%" PRIu64 ",\"doorbells_per_msg\":%.6f,"
 		       "\"driver_doorbells\":%" PRIu64 ",\"device_doorbells\":%" PRIu64 ","
-		       "\"driver_sleeps\":%" PRIu64 ",\"device_sleeps\":%" PRIu64 "}\n",
+		       "\"driver_sleeps\":%" PRIu64 ",\"device_sleeps\":%" PRIu64 ","
+		       "\"machine\":",
 		       mname, batch, o->entries, sizeof(struct pvio_blk_req),
 		       sizeof(struct pvio_blk_rsp), o->cpu[0], o->cpu[1],
 		       res->messages, res->seconds, rate, ns,
 		       res->drv_doorbells + res->dev_doorbells, dpm,
 		       res->drv_doorbells, res->dev_doorbells,
 		       res->drv_sleeps, res->dev_sleeps);
+		pvio_machine_json(stdout);
+		printf("}\n");
 	} else {
 		printf("%-5s %5u %14.0f %9.2f %14.6f %13" PRIu64 " %8.3f\n",
 		       mname, batch, rate, ns, dpm, res->messages,
@@ -647,7 +652,8 @@ static const char rb_help[] =
 "OUTPUT\n"
 "    Table columns, and JSON keys (JSON adds ring_entries, req_size,\n"
 "    rsp_size, cpus, doorbells, driver_doorbells, device_doorbells,\n"
-"    driver_sleeps, device_sleeps):\n"
+"    driver_sleeps, device_sleeps, and machine: the CPU model, cores,\n"
+"    memory, kernel, OS, pvio version and the date, to compare machines):\n"
 "      mode               poll or sleep\n"
 "      batch              batch size\n"
 "      msgs_per_sec       round trips per second\n"

@@ -12,7 +12,8 @@
 # builds 0-40 (the sanitizer builds when nothing is built yet);
 # unit-front-hostile 1, under ASan 1-2, under TSan 1-2; front-e2e 3-6,
 # under ASan 5-8; backd-buffered 1-2; backd-full-ring 5; backd-idle-poll 5;
-# backd-io-poll 3; front-adaptive-poll 3; bench-compare-smoke 2-3; bench-bad-options < 1.
+# backd-io-poll 3; front-adaptive-poll 3; bench-compare-smoke 2-3; bench-bad-options < 1;
+# bench-sweep 4-6.
 
 t_run build-front make -s tools unit progs
 t_run build-front-asan make -s SAN=asan tools unit progs
@@ -36,3 +37,4 @@ t_run backd-io-poll tests/integration/backd-io-poll.sh build
 t_run front-adaptive-poll tests/integration/front-adaptive-poll.sh build
 t_run bench-compare-smoke tests/integration/bench-compare-smoke.sh build
 t_run bench-bad-options tests/integration/bench-bad-options.sh build
+t_run bench-sweep tests/integration/bench-sweep.sh build

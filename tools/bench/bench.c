@@ -22,6 +22,7 @@
 
 #include "bench.h"
 #include "libpvio/pvio_front.h"
+#include "../lib/machine.h"
 
 /* ---- latency histogram: 32 linear steps per power of two of ns ---- */
 
@@ -616,7 +617,7 @@ static int run_phase(struct bench_engine *e, const struct bench_opts *o,
 
 /* ---- options ---- */
 
-static const char *const rw_names[] = { "read", "write", "randread", "randwrite", "randrw" };
+const char *const bench_rw_names[] = { "read", "write", "randread", "randwrite", "randrw" };
 
 static void usage(FILE *out)
 {
@@ -628,6 +629,7 @@ static void usage(FILE *out)
 "    pvio-bench --engine=pvio --socket SOCK [OPTIONS]\n"
 "    pvio-bench --engine=native --file FILE [OPTIONS]\n"
 "    pvio-bench --compare --file FILE [OPTIONS]\n"
+"    pvio-bench [--compare] --sweep iodepth=LIST [--plot FILE.svg] [OPTIONS]\n"
 "    pvio-bench --make-pattern OUT --filesize BYTES [--offset BYTES] [--seed N]\n"
 "\n"
 "DESCRIPTION\n"
@@ -646,6 +648,11 @@ static void usage(FILE *out)
 "    pvio-bench, or --backd), on a temporary socket, runs both engines back\n"
 "    to back for --rounds rounds (pvio then native in every round) and\n"
 "    prints one table.\n"
+"\n"
+"    --sweep runs the same job (one engine, or both with --compare) at each\n"
+"    queue depth of a list, in the order given, and prints one row per\n"
+"    depth: IOPS and p99 latency (with --compare for both engines and\n"
+"    their ratio). --plot draws both curves with gnuplot.\n"
 "\n"
 "OPTIONS\n"
 "    --rw=MODE         read, write (sequential), randread, randwrite, randrw\n"
@@ -690,7 +697,19 @@ static void usage(FILE *out)
 "    --thinktime-us=N  after each batch of completions, pause N microseconds\n"
 "                      before refilling (both engines; default 0), like an\n"
 "                      application that computes between IOs\n"
-"    --json            one JSON object on stdout, nothing else\n"
+"    --sweep=iodepth=LIST\n"
+"                      run the job at each depth of LIST, comma-separated\n"
+"                      values in 1..1024, at most 32, none twice (e.g.\n"
+"                      iodepth=1,2,4,8,16,32,64,128); replaces --iodepth.\n"
+"                      Each depth runs --runtime (default 2 s) per engine,\n"
+"                      --rounds times with --compare (one pvio-backd for the\n"
+"                      whole sweep, deep enough for the largest depth)\n"
+"    --plot=FILE       with --sweep: draw IOPS (left axis) and p99 latency\n"
+"                      (right axis) against the depth (log2 axis) into FILE\n"
+"                      with gnuplot, an SVG if FILE ends in .svg, a PNG if it\n"
+"                      ends in .png. Needs gnuplot (Debian: gnuplot-nox)\n"
+"    --json            one JSON object on stdout, nothing else; with --sweep\n"
+"                      a JSON list of them, one per depth in sweep order\n"
 "    --no-progress     no live line (it is shown only when stdout is a\n"
 "                      terminal: elapsed time, IOPS and MB/s, every second)\n"
 "    --help            this text\n"
@@ -710,18 +729,25 @@ static void usage(FILE *out)
 "    pvio_iops, native_iops, ratio (pvio/native IOPS), pvio_mbps,\n"
 "    native_mbps, doorbells_per_io (pvio), backend_cpu_us_per_io,\n"
 "    pvio_round_iops and native_round_iops (one value per round) and the\n"
-"    two engines' totals as objects \"pvio\" and \"native\".\n"
+"    two engines' totals as objects \"pvio\" and \"native\". Every top-level\n"
+"    object also has \"machine\": cpu_model, cores, memory_mib, kernel\n"
+"    (uname -r), os, qemu and accel (null and \"none\": no guest here),\n"
+"    pvio_version, pvio_git (git describe of the build) and date_utc, so\n"
+"    that results of two machines can be compared.\n"
 "\n"
 "EXIT STATUS\n"
 "    0  success\n"
-"    1  runtime error: backend not reachable, IO error, verify mismatch\n"
+"    1  runtime error: backend not reachable, IO error, verify mismatch,\n"
+"       gnuplot missing or failing\n"
 "    2  usage error: unknown option or impossible value\n"
 "\n"
 "EXAMPLES\n"
 "    pvio-backd --blk disk.img --socket /tmp/d.sock --queue-depth 64 &\n"
 "    pvio-bench --socket /tmp/d.sock --rw=randread --bs=4k --iodepth=32 --runtime=10\n"
 "    pvio-bench --compare --file disk.img --rw=read --bs=128k --iodepth=8 --runtime=5\n"
-"    pvio-bench --socket /tmp/d.sock --verify --bs=4k,16k,64k,128k --iodepth=16\n",
+"    pvio-bench --socket /tmp/d.sock --verify --bs=4k,16k,64k,128k --iodepth=16\n"
+"    pvio-bench --compare --file disk.img --sweep=iodepth=1,4,16,64,128 --rounds=1 \\\n"
+"        --plot=sweep.svg\n",
 	      out);
 }
 
@@ -778,11 +804,11 @@ static bool parse_uint(const char *s, unsigned int lo, unsigned int hi,
 
 static const char *rw_label(const struct bench_opts *o)
 {
-	return o->verify ? "verify" : o->verify_only ? "verify-only" : rw_names[o->rw];
+	return o->verify ? "verify" : o->verify_only ? "verify-only" : bench_rw_names[o->rw];
 }
 
 static void print_json_run(FILE *f, const char *eng, const struct bench_opts *o,
-			   const struct result *r)
+			   const struct result *r, bool machine)
 {
 	double secs = r->secs > 0 ? r->secs : 1e-9;
 	double ios = r->ios ? (double)r->ios : 1;
@@ -791,12 +817,17 @@ static void print_json_run(FILE *f, const char *eng, const struct bench_opts *o,
 		"\"ios\":%" PRIu64 ",\"bytes\":%" PRIu64 ",\"seconds\":%.3f,"
 		"\"iops\":%.1f,\"mbps\":%.2f,\"lat_p50_us\":%.2f,\"lat_p99_us\":%.2f,"
 		"\"lat_p999_us\":%.2f,\"cpu_us_per_io\":%.3f,\"doorbells_out\":%" PRIu64
-		",\"doorbells_in\":%" PRIu64 ",\"doorbells_per_io\":%.4f}",
+		",\"doorbells_in\":%" PRIu64 ",\"doorbells_per_io\":%.4f",
 		eng, rw_label(o), o->bs[0], o->iodepth, o->jobs, r->ios, r->bytes,
 		r->secs, r->ios / secs, r->bytes / secs / 1e6,
 		hist_pct(&r->h, 50), hist_pct(&r->h, 99), hist_pct(&r->h, 99.9),
 		r->cpu_s * 1e6 / ios, r->db_out, r->db_in,
 		(double)(r->db_out + r->db_in) / ios);
+	if (machine) {
+		fputs(",\"machine\":", f);
+		pvio_machine_json(f);
+	}
+	fputc('}', f);
 }
 
 static void print_text_run(const char *eng, const struct bench_opts *o,
@@ -896,13 +927,17 @@ static int make_pattern(const struct bench_opts *o, const char *out)
 
 /* ---- --compare: our own backend ---- */
 
-struct backd {
-	pid_t pid;
-	char sock[64];
-	char log[64];
-};
-
-static int backd_start(const struct bench_opts *o, struct backd *b)
+/**
+ * bench_backd_start() - start a pvio-backd of our own on --file.
+ * @o: the options (file, jobs as queues, iodepth for the queue depth,
+ *     --backd, --backd-arg)
+ * @b: filled with its pid, socket and log
+ *
+ * Context: process context; waits up to 15 s for "pvio-backd: ready".
+ * Return: 0, or a negative errno with a message on stderr; call
+ * bench_backd_stop() in both cases.
+ */
+int bench_backd_start(const struct bench_opts *o, struct bench_backd *b)
 {
 	char self[PATH_MAX], path[PATH_MAX + 16], qs[16], ds[16], line[512];
 	uint64_t deadline;
@@ -980,7 +1015,13 @@ static int backd_start(const struct bench_opts *o, struct backd *b)
 	return -ETIMEDOUT;
 }
 
-static void backd_stop(struct backd *b)
+/**
+ * bench_backd_stop() - stop what bench_backd_start() started, remove its files.
+ * @b: as bench_backd_start() left it (zeroed: nothing to stop)
+ *
+ * Context: process context; waits up to 10 s, then kills.
+ */
+void bench_backd_stop(struct bench_backd *b)
 {
 	int st, i;
 
@@ -1000,28 +1041,74 @@ static void backd_stop(struct backd *b)
 	unlink(b->log);
 }
 
-static int do_compare(struct bench_opts *o)
+static void compare_print(const struct bench_opts *o, const struct result *rp,
+			  const struct result *rn, double round_iops[2][100])
 {
-	struct result *rp = calloc(1, sizeof(*rp)), *rn = calloc(1, sizeof(*rn));
-	double round_iops[2][100];
-	struct backd b = { 0 };
+	double pi = rp->ios / rp->secs, ni = rn->ios / rn->secs;
+	double pm = rp->bytes / rp->secs / 1e6, nm = rn->bytes / rn->secs / 1e6;
+	double pio = rp->ios ? (double)rp->ios : 1, nio = rn->ios ? (double)rn->ios : 1;
 	unsigned int r, e;
-	int ret;
 
-	if (!rp || !rn)
-		return 1;
-	if (!o->runtime && !o->size)
-		o->runtime = 5;
-	ret = backd_start(o, &b);
-	if (ret) {
-		backd_stop(&b);
-		return 1;
+	if (o->json) {
+		printf("{\"rounds\":%u,\"pvio_iops\":%.1f,\"native_iops\":%.1f,\"ratio\":%.4f,"
+		       "\"pvio_mbps\":%.2f,\"native_mbps\":%.2f,\"doorbells_per_io\":%.4f,"
+		       "\"backend_cpu_us_per_io\":%.3f,\"pvio\":",
+		       o->rounds, pi, ni, ni > 0 ? pi / ni : 0, pm, nm,
+		       (double)(rp->db_out + rp->db_in) / pio,
+		       rp->backend_cpu_s * 1e6 / pio);
+		print_json_run(stdout, "pvio", o, rp, false);
+		printf(",\"native\":");
+		print_json_run(stdout, "native", o, rn, false);
+		for (e = 0; e < 2; e++) {
+			printf(",\"%s_round_iops\":[", e ? "native" : "pvio");
+			for (r = 0; r < o->rounds; r++)
+				printf("%s%.1f", r ? "," : "", round_iops[e][r]);
+			printf("]");
+		}
+		printf(",\"machine\":");
+		pvio_machine_json(stdout);
+		printf("}\n");
+		return;
 	}
+	printf("rw=%s bs=%u iodepth=%u jobs=%u, %u rounds of %.1f s each engine, file %s\n",
+	       bench_rw_names[o->rw], o->bs[0], o->iodepth, o->jobs, o->rounds,
+	       o->runtime, o->file);
+	printf("%-7s %10s %9s %9s %9s %9s %10s %10s %10s\n", "engine", "IOPS",
+	       "MB/s", "p50 us", "p99 us", "p99.9 us", "CPU us/IO",
+	       "backd us/IO", "doorb/IO");
+	printf("%-7s %10.0f %9.1f %9.1f %9.1f %9.1f %10.2f %10.2f %10.3f\n",
+	       "pvio", pi, pm, hist_pct(&rp->h, 50), hist_pct(&rp->h, 99),
+	       hist_pct(&rp->h, 99.9), rp->cpu_s * 1e6 / pio,
+	       rp->backend_cpu_s * 1e6 / pio,
+	       (double)(rp->db_out + rp->db_in) / pio);
+	printf("%-7s %10.0f %9.1f %9.1f %9.1f %9.1f %10.2f %10s %10.3f\n",
+	       "native", ni, nm, hist_pct(&rn->h, 50), hist_pct(&rn->h, 99),
+	       hist_pct(&rn->h, 99.9), rn->cpu_s * 1e6 / nio, "-",
+	       (double)(rn->db_out + rn->db_in) / nio);
+	printf("pvio/native: IOPS %.3f  MB/s %.3f  p50 %+.1f us\n",
+	       ni > 0 ? pi / ni : 0, nm > 0 ? pm / nm : 0,
+	       hist_pct(&rp->h, 50) - hist_pct(&rn->h, 50));
+	for (e = 0; e < 2; e++) {
+		printf("%s IOPS per round:", e ? "native" : "pvio");
+		for (r = 0; r < o->rounds; r++)
+			printf(" %.0f", round_iops[e][r]);
+		printf("\n");
+	}
+	printf("(CPU us/IO: this process only; backd us/IO: pvio-backd's user+sys time per IO)\n");
+}
+
+/* Both engines back to back, --rounds times, pvio first in every round. */
+static int compare_measure(const struct bench_opts *o, const struct bench_backd *b,
+			   struct result *rp, struct result *rn, double round_iops[2][100])
+{
+	unsigned int r;
+	int ret = 0;
+
 	for (r = 0; r < o->rounds && !stop_flag; r++) {
 		uint64_t pios = rp->ios, nios = rn->ios;
 		double psecs = rp->secs, nsecs = rn->secs;
 
-		ret = run_engine(o, ENG_PVIO, b.sock, rp, b.pid);
+		ret = run_engine(o, ENG_PVIO, b->sock, rp, b->pid);
 		if (!ret)
 			ret = run_engine(o, ENG_NATIVE, NULL, rn, 0);
 		if (ret)
@@ -1032,63 +1119,92 @@ static int do_compare(struct bench_opts *o)
 			round_iops[1][r] = (rn->ios - nios) / (rn->secs - nsecs);
 		}
 	}
-	backd_stop(&b);
 	if (ret)
 		return ret == -E2BIG || ret == -EINVAL ? 2 : 1;
-
-	{
-		double pi = rp->ios / rp->secs, ni = rn->ios / rn->secs;
-		double pm = rp->bytes / rp->secs / 1e6, nm = rn->bytes / rn->secs / 1e6;
-		double pio = rp->ios ? (double)rp->ios : 1, nio = rn->ios ? (double)rn->ios : 1;
-
-		if (o->json) {
-			printf("{\"rounds\":%u,\"pvio_iops\":%.1f,\"native_iops\":%.1f,\"ratio\":%.4f,"
-			       "\"pvio_mbps\":%.2f,\"native_mbps\":%.2f,\"doorbells_per_io\":%.4f,"
-			       "\"backend_cpu_us_per_io\":%.3f,\"pvio\":",
-			       o->rounds, pi, ni, ni > 0 ? pi / ni : 0, pm, nm,
-			       (double)(rp->db_out + rp->db_in) / pio,
-			       rp->backend_cpu_s * 1e6 / pio);
-			print_json_run(stdout, "pvio", o, rp);
-			printf(",\"native\":");
-			print_json_run(stdout, "native", o, rn);
-			for (e = 0; e < 2; e++) {
-				printf(",\"%s_round_iops\":[", e ? "native" : "pvio");
-				for (r = 0; r < o->rounds; r++)
-					printf("%s%.1f", r ? "," : "", round_iops[e][r]);
-				printf("]");
-			}
-			printf("}\n");
-		} else {
-			printf("rw=%s bs=%u iodepth=%u jobs=%u, %u rounds of %.1f s each engine, file %s\n",
-			       rw_names[o->rw], o->bs[0], o->iodepth, o->jobs, o->rounds,
-			       o->runtime, o->file);
-			printf("%-7s %10s %9s %9s %9s %9s %10s %10s %10s\n", "engine", "IOPS",
-			       "MB/s", "p50 us", "p99 us", "p99.9 us", "CPU us/IO",
-			       "backd us/IO", "doorb/IO");
-			printf("%-7s %10.0f %9.1f %9.1f %9.1f %9.1f %10.2f %10.2f %10.3f\n",
-			       "pvio", pi, pm, hist_pct(&rp->h, 50), hist_pct(&rp->h, 99),
-			       hist_pct(&rp->h, 99.9), rp->cpu_s * 1e6 / pio,
-			       rp->backend_cpu_s * 1e6 / pio,
-			       (double)(rp->db_out + rp->db_in) / pio);
-			printf("%-7s %10.0f %9.1f %9.1f %9.1f %9.1f %10.2f %10s %10.3f\n",
-			       "native", ni, nm, hist_pct(&rn->h, 50), hist_pct(&rn->h, 99),
-			       hist_pct(&rn->h, 99.9), rn->cpu_s * 1e6 / nio, "-",
-			       (double)(rn->db_out + rn->db_in) / nio);
-			printf("pvio/native: IOPS %.3f  MB/s %.3f  p50 %+.1f us\n",
-			       ni > 0 ? pi / ni : 0, nm > 0 ? pm / nm : 0,
-			       hist_pct(&rp->h, 50) - hist_pct(&rn->h, 50));
-			for (e = 0; e < 2; e++) {
-				printf("%s IOPS per round:", e ? "native" : "pvio");
-				for (r = 0; r < o->rounds; r++)
-					printf(" %.0f", round_iops[e][r]);
-				printf("\n");
-			}
-			printf("(CPU us/IO: this process only; backd us/IO: pvio-backd's user+sys time per IO)\n");
-		}
-	}
-	free(rp);
-	free(rn);
 	return 0;
+}
+
+static void point_of(const struct result *r, unsigned int e, struct bench_point *pt)
+{
+	pt->iops[e] = r->secs > 0 ? r->ios / r->secs : 0;
+	pt->p99_us[e] = hist_pct(&r->h, 99);
+}
+
+/**
+ * bench_measure() - one measurement at the depth and job @o describes.
+ * @o: the options; with --compare both engines for --rounds rounds
+ * @b: the backend of --compare (bench_backd_start()); NULL otherwise
+ * @pt: if not NULL, filled with IOPS and p99 of each engine
+ * @text: print the text report (else nothing but --json's object)
+ *
+ * With --json prints the run's JSON object to stdout, on one line.
+ *
+ * Context: process context; runs the jobs' threads.
+ * Return: 0, 1 on a runtime error (IO error, verify mismatch, backend
+ * gone), 2 when the job does not fit the device or the backend.
+ */
+int bench_measure(const struct bench_opts *o, const struct bench_backd *b,
+		  struct bench_point *pt, bool text)
+{
+	const char *eng = o->engine == ENG_PVIO ? "pvio" : "native";
+	struct result *r1 = calloc(1, sizeof(*r1)), *r2 = calloc(1, sizeof(*r2));
+	double round_iops[2][100];
+	int ret;
+
+	if (!r1 || !r2) {
+		ret = 1;
+		goto out_free;
+	}
+	if (o->compare) {
+		ret = compare_measure(o, b, r1, r2, round_iops);
+		if (ret)
+			goto out_free;
+		if (pt) {
+			point_of(r1, 0, pt);
+			point_of(r2, 1, pt);
+		}
+		if (o->json || text)
+			compare_print(o, r1, r2, round_iops);
+		goto out_free;
+	}
+	ret = run_engine(o, o->engine, o->socket, r1, 0);
+	if (ret == -E2BIG || ret == -EINVAL) {
+		ret = 2;
+		goto out_free;
+	}
+	if (ret && !r1->secs) { /* nothing ran: the message says why */
+		ret = 1;
+		goto out_free;
+	}
+	if (pt)
+		point_of(r1, 0, pt);
+	if (o->json) {
+		print_json_run(stdout, eng, o, r1, true);
+		printf("\n");
+	} else if (text) {
+		print_text_run(eng, o, r1);
+		if (o->verify || o->verify_only)
+			printf("verify: %s\n", ret ? "FAILED" : "ok");
+	}
+	ret = ret ? 1 : 0;
+out_free:
+	free(r1);
+	free(r2);
+	return ret;
+}
+
+static int do_compare(struct bench_opts *o)
+{
+	struct bench_backd b = { 0 };
+	int ret;
+
+	if (!o->runtime && !o->size)
+		o->runtime = 5;
+	ret = bench_backd_start(o, &b);
+	if (!ret)
+		ret = bench_measure(o, &b, NULL, true);
+	bench_backd_stop(&b);
+	return ret < 0 ? 1 : ret;
 }
 
 static void on_signal(int sig)
@@ -1102,7 +1218,8 @@ int main(int argc, char **argv)
 	enum { O_RW = 256, O_MIX, O_BS, O_DEPTH, O_JOBS, O_RUNTIME, O_SIZE,
 	       O_OFFSET, O_FILESIZE, O_VERIFY, O_VONLY, O_SEED, O_JSON, O_ENGINE,
 	       O_SOCKET, O_FILE, O_QUEUES, O_COMPARE, O_ROUNDS, O_BACKD, O_NOPROG,
-	       O_HELP, O_MKPAT, O_SPIN, O_BACKD_ARG, O_REAPMIN, O_THINK };
+	       O_HELP, O_MKPAT, O_SPIN, O_BACKD_ARG, O_REAPMIN, O_THINK, O_SWEEP,
+	       O_PLOT };
 	static const struct option lo[] = {
 		{ "rw", required_argument, NULL, O_RW },
 		{ "rwmixread", required_argument, NULL, O_MIX },
@@ -1131,6 +1248,8 @@ int main(int argc, char **argv)
 		{ "thinktime-us", required_argument, NULL, O_THINK },
 		{ "reap-min", required_argument, NULL, O_REAPMIN },
 		{ "backd-arg", required_argument, NULL, O_BACKD_ARG },
+		{ "sweep", required_argument, NULL, O_SWEEP },
+		{ "plot", required_argument, NULL, O_PLOT },
 		{ "help", no_argument, NULL, O_HELP },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -1138,18 +1257,19 @@ int main(int argc, char **argv)
 		.rw = RW_RANDREAD, .rwmixread = 50, .bs = { 4096 }, .nr_bs = 1,
 		.iodepth = 1, .jobs = 1, .seed = 1, .rounds = 3, .progress = true,
 	};
-	const char *mkpat = NULL;
-	struct result *res;
+	const char *mkpat = NULL, *plot = NULL;
+	struct bench_sweep sw, *sweep = NULL;
+	bool depth_set = false;
 	unsigned int i;
 	uint64_t v;
-	int opt, ret;
+	int opt;
 
 	opterr = 0;
 	while ((opt = getopt_long(argc, argv, "", lo, NULL)) != -1) {
 		switch (opt) {
 		case O_RW:
 			for (i = 0; i < 5; i++)
-				if (!strcmp(optarg, rw_names[i]))
+				if (!strcmp(optarg, bench_rw_names[i]))
 					break;
 			if (i == 5)
 				return bad("--rw: unknown mode '%s'", optarg);
@@ -1177,6 +1297,7 @@ int main(int argc, char **argv)
 			break;
 		}
 		case O_DEPTH:
+			depth_set = true;
 			if (!parse_uint(optarg, 1, BENCH_MAX_DEPTH, &o.iodepth))
 				return bad("--iodepth: '%s' is not 1..1024", optarg);
 			break;
@@ -1251,6 +1372,17 @@ int main(int argc, char **argv)
 			if (!parse_uint(optarg, 0, 1000000, &o.think_us))
 				return bad("--thinktime-us: '%s' is not 0..1000000", optarg);
 			break;
+		case O_SWEEP:
+			if (bench_sweep_parse(optarg, &sw))
+				return bad("--sweep: '%s' is not iodepth=N[,N...] (N in 1..1024, none twice, at most 32)",
+					   optarg);
+			sweep = &sw;
+			break;
+		case O_PLOT:
+			if (!*optarg)
+				return bad("--plot: empty file name%s", "");
+			plot = optarg;
+			break;
 		case O_HELP:
 			usage(stdout);
 			return 0;
@@ -1271,6 +1403,12 @@ int main(int argc, char **argv)
 			o.max_bs = o.bs[i];
 	if (mkpat)
 		return make_pattern(&o, mkpat);
+	if (plot && !sweep)
+		return bad("--plot needs --sweep%s", "");
+	if (sweep && depth_set)
+		return bad("--sweep sets the depth: drop --iodepth%s", "");
+	if (sweep && (o.verify || o.verify_only))
+		return bad("--sweep measures; it does not combine with --verify%s", "");
 	if ((o.verify || o.verify_only)) {
 		if (o.verify && o.verify_only)
 			return bad("--verify and --verify-only exclude each other%s", "");
@@ -1298,25 +1436,9 @@ int main(int argc, char **argv)
 	signal(SIGTERM, on_signal);
 	signal(SIGPIPE, SIG_IGN);
 
+	if (sweep)
+		return bench_sweep(&o, sweep, plot);
 	if (o.compare)
 		return do_compare(&o);
-
-	res = calloc(1, sizeof(*res));
-	if (!res)
-		return 1;
-	ret = run_engine(&o, o.engine, o.socket, res, 0);
-	if (ret == -E2BIG || ret == -EINVAL)
-		return 2;
-	if (ret && !res->secs) /* nothing ran: the message says why */
-		return 1;
-	if (o.json) {
-		print_json_run(stdout, o.engine == ENG_PVIO ? "pvio" : "native", &o, res);
-		printf("\n");
-	} else {
-		print_text_run(o.engine == ENG_PVIO ? "pvio" : "native", &o, res);
-		if (o.verify || o.verify_only)
-			printf("verify: %s\n", ret ? "FAILED" : "ok");
-	}
-	free(res);
-	return ret ? 1 : 0;
+	return bench_measure(&o, NULL, NULL, true);
 }

@@ -1,13 +1,15 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * pvio-bench internals: the job loop (bench.c) drives one engine instance
- * per job thread through struct bench_engine (engines.c).
+ * per job thread through struct bench_engine (engines.c); --sweep
+ * (sweep.c) repeats the job over queue depths and plots the results.
  */
 #ifndef PVIO_BENCH_H
 #define PVIO_BENCH_H
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #define BENCH_MAX_BS 16
 #define BENCH_MAX_JOBS 32
@@ -16,6 +18,9 @@
 
 enum bench_rw { RW_READ, RW_WRITE, RW_RANDREAD, RW_RANDWRITE, RW_RANDRW };
 enum bench_engine_kind { ENG_PVIO, ENG_NATIVE };
+
+/* --rw's names, indexed by enum bench_rw (bench.c). */
+extern const char *const bench_rw_names[];
 
 struct bench_opts {
 	enum bench_rw rw;
@@ -80,6 +85,37 @@ struct bench_engine {
 int bench_engine_open(struct bench_engine *e, const struct bench_opts *o,
 		      enum bench_engine_kind kind, const char *socket);
 void bench_engine_close(struct bench_engine *e);
+
+/* --compare's own pvio-backd (bench.c). */
+struct bench_backd {
+	pid_t pid;
+	char sock[64];
+	char log[64];
+};
+
+int bench_backd_start(const struct bench_opts *o, struct bench_backd *b);
+void bench_backd_stop(struct bench_backd *b);
+
+/* One measured point: [0] the engine (pvio with --compare), [1] native. */
+struct bench_point {
+	double iops[2];
+	double p99_us[2];
+};
+
+int bench_measure(const struct bench_opts *o, const struct bench_backd *b,
+		  struct bench_point *pt, bool text);
+
+/* --sweep (sweep.c): the queue depths to run the job at, in order. */
+#define BENCH_SWEEP_MAX 32
+
+struct bench_sweep {
+	unsigned int depth[BENCH_SWEEP_MAX];
+	unsigned int n;
+};
+
+int bench_sweep_parse(const char *arg, struct bench_sweep *sw);
+int bench_sweep(struct bench_opts *o, const struct bench_sweep *sw,
+		const char *plot);
 
 /* The verification pattern (bench.c). */
 void bench_pattern_fill(void *buf, uint64_t off, uint32_t len, uint32_t seed);

@@ -7,7 +7,7 @@
 #   EXT4     1 to run the ext4 write/remount/verify check on /dev/pvblk0
 # Results go to the console as lines the host parses:
 #   PVIO-DEMO ext4 files=N bytes=B ok
-#   PVIO-DEMO result dev=D test=NAME iops=I bw_kib=K requests=R notifies=N interrupts=Q
+#   PVIO-DEMO result dev=D test=NAME iops=I bw_kib=K requests=R notifies=N interrupts=Q p99_us=P
 # Progress lines start with "demo:". Exit status: 0 all ran, 1 a check or
 # a fio run failed, 2 a device is missing.
 
@@ -138,10 +138,18 @@ EOF
 			rc=1
 			continue
 		fi
-		# Terse v3: read KiB/s and IOPS in fields 7 and 8, write in 48, 49.
+		# Terse v3: read KiB/s and IOPS in fields 7 and 8, write in 48,
+		# 49; completion latency percentiles "99.000000%=USEC" in 18-37
+		# (read) and 59-78 (write): the larger p99 of the two.
 		line=$(echo "$out" | awk -F';' '$1 == 3 {
-			print $7 + $48, $8 + $49 }' | tail -n 1)
-		bw=${line% *} iops=${line#* }
+			p99 = 0
+			for (i = 18; i <= 78; i++)
+				if ($i ~ /^99\.0+%=/ && substr($i, index($i, "=") + 1) + 0 > p99)
+					p99 = substr($i, index($i, "=") + 1) + 0
+			print $7 + $48, $8 + $49, p99 }' | tail -n 1)
+		read -r bw iops p99 <<EOF
+$line
+EOF
 		stats="requests=0 notifies=0 interrupts=0"
 		if [ "$dev" = pvblk ]; then
 			r0=$1 n0=$2 i0=$3
@@ -149,7 +157,7 @@ EOF
 			stats="requests=$(($1 - r0)) notifies=$(($2 - n0)) interrupts=$(($3 - i0))"
 		fi
 		say "$dev $name: $iops IOPS, $bw KiB/s"
-		echo "PVIO-DEMO result dev=$dev test=$name iops=$iops bw_kib=$bw $stats"
+		echo "PVIO-DEMO result dev=$dev test=$name iops=$iops bw_kib=$bw $stats p99_us=$p99"
 	done
 done
 exit $rc
