@@ -11,7 +11,8 @@
  *             and could be restarted without the frontend noticing.
  * net_engine.c serves a network device's queue pairs against a TAP
  * interface (one thread per pair) and opens that TAP.
- * store.c opens the backing file or block device, log.c logs.
+ * store.c opens the backing file or block device, store_nbd.c an NBD
+ * export; log.c logs.
  */
 #ifndef BACKD_H
 #define BACKD_H
@@ -67,13 +68,25 @@ void backd_ratelimit_destroy(struct backd_ratelimit *rl);
 void backd_log_peer(struct backd_ratelimit *rl, const char *dev,
 		    const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
-/* The backing store of one device. */
+/* What a backing store can do beyond reads and writes (backd_store.caps). */
+#define BACKD_STORE_FLUSH   0x1u /* has a write cache that FLUSH empties */
+#define BACKD_STORE_FUA     0x2u /* forced unit access on writes */
+#define BACKD_STORE_DISCARD 0x4u
+#define BACKD_STORE_ZERO    0x8u /* zeroes a range without a data transfer */
+
+struct backd_nbd;
+
+/* The backing store of one device: a file or block device (fd), or an
+ * NBD export (nbd, see store_nbd.h). */
 struct backd_store {
 	const char *path;
-	int fd;
+	int fd;       /* -1 for an NBD export */
 	bool ro;
 	bool is_blk;  /* block device: BLKDISCARD, sizes from ioctls */
 	bool direct;  /* opened with O_DIRECT */
+	unsigned int caps;        /* BACKD_STORE_* */
+	struct backd_nbd *nbd;    /* NBD export, else NULL */
+	unsigned int nbd_conns;   /* its connections: the queues it can serve */
 	uint64_t size; /* bytes */
 	uint32_t lbs;  /* logical block size */
 	uint32_t pbs;  /* physical block size */
@@ -81,7 +94,7 @@ struct backd_store {
 };
 
 int backd_store_open(struct backd_store *st, const char *name,
-		     const char *path, bool ro);
+		     const char *path, bool ro, unsigned int queues);
 int backd_store_flush(struct backd_store *st);
 /* Engine processes set it: the store's notices were given at start-up. */
 extern bool backd_store_quiet;

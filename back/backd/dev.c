@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "dev.h"
+#include "store_nbd.h"
 #include "pvio_ring.h"
 #include "region.h"
 
@@ -522,7 +523,10 @@ static int dev_handle_chan(struct backd_dev *d)
 static void dev_fill_config(struct backd_dev *d)
 {
 	struct pvio_blk_config *c = &d->config;
-	bool ro = d->o.ro;
+	unsigned int caps = d->store.caps;
+	bool ro = d->o.ro || d->store.ro;
+	bool discard = !ro && (caps & BACKD_STORE_DISCARD);
+	bool zero = !ro && (caps & BACKD_STORE_ZERO);
 
 	memset(c, 0, sizeof(*c));
 	c->capacity = pvio_cpu_to_le64(d->store.size / PVIO_BLK_SECTOR_SIZE);
@@ -532,14 +536,22 @@ static void dev_fill_config(struct backd_dev *d)
 	c->max_segment_size = pvio_cpu_to_le32(BACKD_SEG_BYTES);
 	c->max_transfer_sectors = pvio_cpu_to_le32(BACKD_MAX_TRANSFER_SECTORS);
 	c->discard_granularity = pvio_cpu_to_le32(d->store.lbs);
-	c->max_discard_sectors = pvio_cpu_to_le32(ro ? 0 : DEV_DISCARD_MAX_SECTORS);
-	c->max_write_zeroes_sectors = pvio_cpu_to_le32(ro ? 0 : DEV_DISCARD_MAX_SECTORS);
-	c->attrs = pvio_cpu_to_le32(PVIO_BLK_ATTR_WCACHE | (ro ? PVIO_BLK_ATTR_RO : 0));
+	c->max_discard_sectors = pvio_cpu_to_le32(discard ? DEV_DISCARD_MAX_SECTORS : 0);
+	c->max_write_zeroes_sectors = pvio_cpu_to_le32(zero ? DEV_DISCARD_MAX_SECTORS : 0);
+	/* A store without a write cache to flush (an NBD server that does
+	 * not advertise flush) completes writes durably. */
+	c->attrs = pvio_cpu_to_le32((caps & BACKD_STORE_FLUSH ? PVIO_BLK_ATTR_WCACHE : 0) |
+				    (ro ? PVIO_BLK_ATTR_RO : 0));
 	c->queue_depth = pvio_cpu_to_le32(d->o.depth);
-	d->offered = PVIO_BLK_F_FLUSH | PVIO_BLK_F_FUA | PVIO_BLK_F_INDIRECT |
-		     PVIO_BLK_F_GET_ID;
-	if (!ro)
-		d->offered |= PVIO_BLK_F_DISCARD | PVIO_BLK_F_WRITE_ZEROES;
+	d->offered = PVIO_BLK_F_INDIRECT | PVIO_BLK_F_GET_ID;
+	if (caps & BACKD_STORE_FLUSH)
+		d->offered |= PVIO_BLK_F_FLUSH;
+	if (caps & BACKD_STORE_FUA)
+		d->offered |= PVIO_BLK_F_FUA;
+	if (discard)
+		d->offered |= PVIO_BLK_F_DISCARD;
+	if (zero)
+		d->offered |= PVIO_BLK_F_WRITE_ZEROES;
 }
 
 /* --blk: the store, the block config and the region's geometry. */
@@ -549,9 +561,17 @@ static int dev_prepare_blk(struct backd_dev *d)
 	const char *why;
 	int ret;
 
-	ret = backd_store_open(&d->store, d->name, o->path, o->ro);
+	if (o->kernel && backd_store_is_nbd(o->path)) {
+		backd_log("%s: %s: --engine kernel cannot serve an NBD export",
+			  d->name, o->path);
+		return -EINVAL;
+	}
+	ret = backd_store_open(&d->store, d->name, o->path, o->ro, o->queues);
 	if (ret)
 		return ret;
+	/* An NBD export without multi-conn: one connection, one queue. */
+	if (d->store.nbd && d->store.nbd_conns < o->queues)
+		d->o.queues = d->store.nbd_conns;
 	dev_fill_config(d);
 	ret = pvio_blk_limits_from_config(&d->config, &d->lim, &why);
 	if (ret) {

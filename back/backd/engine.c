@@ -16,6 +16,13 @@
  * sleeping it looks for work for a window that adapts to how soon work
  * came before (eq_poll(); --idle-poll-us and --io-poll-max-us).
  *
+ * On an NBD export (store_nbd.c) each queue drives its own libnbd handle
+ * instead: a segment, FLUSH, DISCARD or WRITE_ZEROES is one asynchronous
+ * NBD command; the handle's socket is polled by this same io_uring (one
+ * one-shot poll per direction libnbd waits for, EQ_UD_NBD_IN / _OUT),
+ * readiness goes to libnbd, and the commands it completes come back
+ * through eq_cqe() like io_uring completions, in eq_reap().
+ *
  * A taken request keeps a response slot reserved until it is answered: the
  * thread takes a request only while the response ring has room for every
  * request in flight plus that one, so answers never overflow the ring
@@ -37,9 +44,12 @@
 #include "pvio_ids.h"
 #include "pvio_poll.h"
 #include "pvio_ring.h"
+#include "store_nbd.h"
 #include "uring_setup.h"
 
 #define EQ_UD_DOORBELL (~0ull)
+#define EQ_UD_NBD_IN (~0ull - 1)
+#define EQ_UD_NBD_OUT (~0ull - 2)
 /*
  * A frontend that rings with nothing queued, again and again, would keep
  * this thread waking and idle-polling a CPU away (a notification flood).
@@ -88,6 +98,9 @@ struct eq {
 	unsigned int db_empty;   /* doorbell wake-ups in a row that found no work */
 	bool dead;
 	bool started;
+	struct backd_nbd_conn *nbd; /* the queue's NBD connection, or NULL */
+	bool nbd_in_armed;       /* a poll for POLLIN on its socket is queued */
+	bool nbd_out_armed;      /* likewise POLLOUT */
 	pthread_t thread;
 };
 
@@ -168,6 +181,24 @@ static void eq_finish(struct eq *q, uint32_t slot)
 	q->inflight--;
 }
 
+/*
+ * One NBD command for a segment (@s) or a whole request (EQ_SEG_NONE); it
+ * completes through eq_reap() like an SQE. A refused command (the
+ * connection is gone) fails the request as an SQE that cannot be had does.
+ */
+static bool eq_nbd_submit(struct eq *q, uint32_t slot, unsigned int op,
+			  void *buf, uint32_t len, uint64_t off,
+			  unsigned int flags, unsigned int s)
+{
+	struct eq_req *r = &q->reqs[slot];
+
+	if (backd_nbd_submit(q->nbd, op, buf, len, off, flags,
+			     ((uint64_t)slot << 8) | s))
+		return false;
+	r->pending++;
+	return true;
+}
+
 static bool eq_submit_seg(struct eq *q, uint32_t slot, unsigned int s)
 {
 	struct eq_req *r = &q->reqs[slot];
@@ -175,8 +206,12 @@ static bool eq_submit_seg(struct eq *q, uint32_t slot, unsigned int s)
 	uint32_t len = r->segs[s].len - done;
 	uint64_t off = r->seg_foff[s] + done;
 	void *buf = (unsigned char *)q->c.data + r->segs[s].offset + done;
-	struct io_uring_sqe *sqe = eq_sqe(q);
+	struct io_uring_sqe *sqe;
 
+	if (q->nbd)
+		return eq_nbd_submit(q, slot, r->v.op, buf, len, off,
+				     r->v.flags, s);
+	sqe = eq_sqe(q);
 	if (!sqe)
 		return false;
 	if (r->v.op == PVIO_BLK_OP_READ) {
@@ -204,8 +239,12 @@ static bool eq_submit_other(struct eq *q, uint32_t slot)
 	struct eq_req *r = &q->reqs[slot];
 	uint64_t off = r->v.sector * PVIO_BLK_SECTOR_SIZE;
 	uint64_t len = (uint64_t)r->v.nr_sectors * PVIO_BLK_SECTOR_SIZE;
-	struct io_uring_sqe *sqe = eq_sqe(q);
+	struct io_uring_sqe *sqe;
 
+	if (q->nbd)
+		return eq_nbd_submit(q, slot, r->v.op, NULL, (uint32_t)len, off,
+				     r->v.flags, EQ_SEG_NONE);
+	sqe = eq_sqe(q);
 	if (!sqe)
 		return false;
 	switch (r->v.op) {
@@ -382,12 +421,22 @@ static void eq_cqe(struct eq *q, uint64_t ud, int res)
 			backd_stat_add(&q->c.stats->doorbells_in, 1);
 		return;
 	}
+	if (ud == EQ_UD_NBD_IN || ud == EQ_UD_NBD_OUT) {
+		if (ud == EQ_UD_NBD_IN)
+			q->nbd_in_armed = false;
+		else
+			q->nbd_out_armed = false;
+		/* The poll's result is its revents, or an errno. */
+		if (res > 0)
+			backd_nbd_notify(q->nbd, (unsigned int)res);
+		return;
+	}
 	slot = (uint32_t)(ud >> 8);
 	s = (unsigned int)(ud & 0xff);
 	r = &q->reqs[slot];
 	r->pending--;
 	if (s == EQ_SEG_NONE) {
-		if ((res == -EOPNOTSUPP || res == -EINVAL) &&
+		if ((res == -EOPNOTSUPP || res == -EINVAL) && !q->nbd &&
 		    r->v.op == PVIO_BLK_OP_WRITE_ZEROES)
 			res = eq_write_zeroes(q, r);
 		if (res < 0)
@@ -407,6 +456,52 @@ static void eq_cqe(struct eq *q, uint64_t ud, int res)
 		eq_finish(q, slot);
 }
 
+static void eq_nbd_done(void *opaque, uint64_t ud, int res)
+{
+	eq_cqe(opaque, ud, res);
+}
+
+static void eq_nbd_poll(struct eq *q, unsigned int ev, uint64_t ud)
+{
+	struct io_uring_sqe *sqe = eq_sqe(q);
+
+	if (!sqe)
+		return;
+	io_uring_prep_poll_add(sqe, backd_nbd_fd(q->nbd), ev);
+	sqe->user_data = ud;
+	if (ud == EQ_UD_NBD_IN)
+		q->nbd_in_armed = true;
+	else
+		q->nbd_out_armed = true;
+}
+
+/*
+ * Poll the NBD socket for what libnbd waits for now: issuing a command may
+ * have given it something to send, a reply read may have finished. A poll
+ * armed for a direction libnbd no longer waits for fires harmlessly
+ * (backd_nbd_notify() checks) and is not armed again until it is wanted.
+ */
+static void eq_nbd_arm(struct eq *q)
+{
+	unsigned int ev;
+	bool queued = false;
+
+	if (!q->nbd || backd_nbd_fd(q->nbd) < 0)
+		return;
+	ev = backd_nbd_events(q->nbd);
+	if ((ev & POLLIN) && !q->nbd_in_armed) {
+		eq_nbd_poll(q, POLLIN, EQ_UD_NBD_IN);
+		queued = true;
+	}
+	if ((ev & POLLOUT) && !q->nbd_out_armed) {
+		eq_nbd_poll(q, POLLOUT, EQ_UD_NBD_OUT);
+		queued = true;
+	}
+	/* Now, so that an in-flight poll (eq_poll()) can see it fire. */
+	if (queued)
+		io_uring_submit(&q->ring);
+}
+
 static unsigned int eq_reap(struct eq *q)
 {
 	struct io_uring_cqe *cqe;
@@ -419,6 +514,10 @@ static unsigned int eq_reap(struct eq *q)
 		io_uring_cqe_seen(&q->ring, cqe);
 		eq_cqe(q, ud, res);
 		n++;
+	}
+	if (q->nbd) {
+		n += backd_nbd_reap(q->nbd, eq_nbd_done, q);
+		eq_nbd_arm(q);
 	}
 	return n;
 }
@@ -533,6 +632,7 @@ static void *eq_thread(void *arg)
 				       q->idx, EQ_DB_FLOOD, EQ_DB_FLOOD_LOOK_NS / 1000);
 		}
 		q->db_woke = false;
+		eq_nbd_arm(q);
 		io_uring_submit(&q->ring);
 		reaped = eq_reap(q);
 		eq_publish(q);
@@ -650,6 +750,11 @@ static int eq_setup(struct backd_engine *e, unsigned int i)
 		return ret;
 	}
 	q->ring_ok = true;
+	if (e->cfg.store->nbd) {
+		/* libnbd moves the data; the ring only polls its socket. */
+		q->nbd = backd_nbd_conn(e->cfg.store, i, n, BACKD_MAX_SEGS);
+		return q->nbd ? 0 : -ENOMEM;
+	}
 	if (io_uring_register_files(&q->ring, &fd, 1) == 0) {
 		q->file = 0;
 		q->sqe_flags = IOSQE_FIXED_FILE;

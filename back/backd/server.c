@@ -21,6 +21,7 @@
 
 #include "pvio_ring.h"
 #include "server.h"
+#include "store_nbd.h"
 
 /**
  * backd_now_ms() - a monotonic clock in milliseconds.
@@ -424,7 +425,8 @@ static void srv_store_release_wait(struct backd_srv *s)
 {
 	struct backd_store st = { .path = s->o.path, .ro = s->o.ro };
 
-	if (!s->o.path || s->o.driver_vm || s->o.net)
+	if (!s->o.path || s->o.driver_vm || s->o.net ||
+	    backd_store_is_nbd(s->o.path))
 		return;
 	st.fd = open(s->o.path, O_RDONLY | O_CLOEXEC);
 	if (st.fd < 0)
@@ -542,19 +544,23 @@ int backd_srv_open(struct backd_srv *s, unsigned int idx,
 			  s->name, o->tap, o->mtu, o->pairs, d->net_lim.queue_depth,
 			  o->socket, d->region_size, o->queues + 1);
 	} else if (!ret) {
+		/* The store may serve fewer queues than asked (an NBD export
+		 * without multi-conn): the engine finds the same. */
+		s->o.queues = d->o.queues;
 		s->region_size = d->region_size;
 		backd_log("%s: %s: %" PRIu64 " bytes, block size %u%s, %s IO; socket %s, %u queue(s) of depth %u, region %" PRIu64 " bytes, vectors %u, %s engine",
 			  s->name, o->path, d->store.size, d->store.lbs,
-			  o->ro ? ", read-only" : "",
-			  d->store.direct ? "direct" : "buffered", o->socket,
-			  o->queues, o->depth, d->region_size, o->queues + 1,
+			  o->ro || d->store.ro ? ", read-only" : "",
+			  d->store.nbd ? "NBD" : d->store.direct ? "direct" : "buffered",
+			  o->socket, s->o.queues, o->depth, d->region_size,
+			  s->o.queues + 1,
 			  o->kernel ? "kernel" : "io_uring");
 	}
 	if (ret) {
 		free(d);
 		goto err_rl;
 	}
-	s->nvec = o->queues + 1;
+	s->nvec = s->o.queues + 1;
 
 	memset(&io, 0, sizeof(io));
 	io.socket_path = o->socket;

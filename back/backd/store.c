@@ -3,7 +3,8 @@
  * pvio-backd backing store: a regular file or a block device. Opened with
  * O_DIRECT when the file system accepts it for 512-byte aligned IO (the
  * frontend's buffers are only logical-block aligned); otherwise buffered,
- * said once in the log.
+ * said once in the log. An NBD URI goes to store_nbd.c instead; the
+ * checks on the size are the same for both.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -19,6 +20,7 @@
 #include <unistd.h>
 
 #include "backd.h"
+#include "store_nbd.h"
 
 bool backd_store_quiet;
 
@@ -71,12 +73,30 @@ static int store_sizes(struct backd_store *st, const char *name,
 	return -EINVAL;
 }
 
+static int store_check_size(const struct backd_store *st, const char *name)
+{
+	if (st->size < BACKD_MIN_STORE_BYTES) {
+		backd_log("%s: backing store %s is too small: %llu bytes, at least %llu needed",
+			  name, st->path, (unsigned long long)st->size,
+			  BACKD_MIN_STORE_BYTES);
+		return -EINVAL;
+	}
+	if (st->size % st->lbs) {
+		backd_log("%s: backing store %s: size %llu is not a multiple of %u bytes",
+			  name, st->path, (unsigned long long)st->size, st->lbs);
+		return -EINVAL;
+	}
+	return 0;
+}
+
 /**
  * backd_store_open() - open and check a device's backing store.
  * @st: filled in
  * @name: device name for log lines
  * @path: file or block device
  * @ro: open read-only
+ * @queues: queues that will do IO: an NBD export gets a connection each
+ *	    (fewer if the server does not allow that; see @st->nbd_conns)
  *
  * Every refusal is logged with a message naming the problem.
  *
@@ -84,7 +104,7 @@ static int store_sizes(struct backd_store *st, const char *name,
  * Return: 0 or a negative errno.
  */
 int backd_store_open(struct backd_store *st, const char *name,
-		     const char *path, bool ro)
+		     const char *path, bool ro, unsigned int queues)
 {
 	int flags = (ro ? O_RDONLY : O_RDWR) | O_CLOEXEC;
 	struct stat sb;
@@ -94,6 +114,16 @@ int backd_store_open(struct backd_store *st, const char *name,
 	st->path = path;
 	st->ro = ro;
 	st->fd = -1;
+	if (backd_store_is_nbd(path)) {
+		ret = backd_nbd_open(st, name, ro, queues);
+		if (!ret)
+			ret = store_check_size(st, name);
+		if (ret)
+			backd_nbd_close(st);
+		return ret;
+	}
+	st->caps = BACKD_STORE_FLUSH | BACKD_STORE_FUA | BACKD_STORE_DISCARD |
+		   BACKD_STORE_ZERO;
 	if (stat(path, &sb) < 0) {
 		ret = -errno;
 		backd_log("%s: backing store %s: %s", name, path, strerror(-ret));
@@ -120,21 +150,10 @@ int backd_store_open(struct backd_store *st, const char *name,
 		goto err_close;
 	}
 	ret = store_sizes(st, name, &sb);
+	if (!ret)
+		ret = store_check_size(st, name);
 	if (ret)
 		goto err_close;
-	if (st->size < BACKD_MIN_STORE_BYTES) {
-		backd_log("%s: backing store %s is too small: %llu bytes, at least %llu needed",
-			  name, path, (unsigned long long)st->size,
-			  BACKD_MIN_STORE_BYTES);
-		ret = -EINVAL;
-		goto err_close;
-	}
-	if (st->size % st->lbs) {
-		backd_log("%s: backing store %s: size %llu is not a multiple of %u bytes",
-			  name, path, (unsigned long long)st->size, st->lbs);
-		ret = -EINVAL;
-		goto err_close;
-	}
 	if (st->direct && !store_direct_works(st->fd, st->lbs)) {
 		close(st->fd);
 		st->direct = false;
@@ -177,19 +196,22 @@ err_close:
  */
 int backd_store_flush(struct backd_store *st)
 {
+	if (st->nbd && !st->ro)
+		return backd_nbd_flush(st);
 	if (st->fd < 0 || st->ro)
 		return 0;
 	return fsync(st->fd) < 0 ? -errno : 0;
 }
 
 /**
- * backd_store_close() - close the store's descriptor.
+ * backd_store_close() - close the store's descriptor or NBD connections.
  * @st: store
  *
  * Context: process; no IO thread may be using @st.
  */
 void backd_store_close(struct backd_store *st)
 {
+	backd_nbd_close(st);
 	if (st->fd >= 0)
 		close(st->fd);
 	st->fd = -1;
@@ -229,6 +251,11 @@ int backd_store_fence(struct backd_store *st, const char *name,
 	unsigned int waited = 0;
 	bool said = false;
 
+	/* An NBD export has no lock to take: the server alone decides who
+	 * may connect, and commands a dead engine sent before its connection
+	 * closed are the server's to finish. */
+	if (st->nbd)
+		return 0;
 	for (;;) {
 		if (flock(st->fd, (st->ro ? LOCK_SH : LOCK_EX) | LOCK_NB) == 0) {
 			if (said)
